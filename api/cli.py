@@ -1,0 +1,48 @@
+"""The ``concierge`` command. Each package contributes its own sub-commands."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tools.cli import StoreOption
+from tools.cli import app as shop_app
+
+app = typer.Typer(
+    name="concierge",
+    help="concierge: an AI customer-support agent for e-commerce shops.",
+    no_args_is_help=True,
+)
+app.add_typer(shop_app, name="shop")
+
+bench_app = typer.Typer(help="Benchmarks that print numbers and write reports/.")
+app.add_typer(bench_app, name="bench")
+
+
+@app.command()
+def shell(store_url: StoreOption = None) -> None:
+    """Type tool calls (``get_order_details #W2611340``) against the store and see the results."""
+    from tools.shell import run_shell
+    from tools.store import open_store
+
+    run_shell(open_store(store_url))
+
+
+@bench_app.command("tools")
+def bench_tools(
+    calls: Annotated[int, typer.Option(help="Calls per tool and backend.")] = 200,
+    postgres_url: Annotated[
+        str | None,
+        typer.Option(help="PostgreSQL server to benchmark on (a scratch database is created)."),
+    ] = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+    out: Annotated[str, typer.Option(help="Where the JSON report goes.")] = "reports/bench.json",
+) -> None:
+    """Tool latency p50/p95 for reads and writes on SQLite and PostgreSQL over the tau2 shop."""
+    from evals.bench_tools import main
+
+    main(calls=calls, postgres_url=postgres_url or None, out=out)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,127 @@
+"""Shared fixtures: real stores on SQLite and on the local PostgreSQL, seeded from the tau2 retail data.
+
+Each test gets its own database cloned from a migrated, seeded template (a file copy on SQLite,
+``CREATE DATABASE ... TEMPLATE`` on PostgreSQL), so tests are isolated and fast.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tools.settings import Settings
+from tools.store import Store
+from tools.tau2 import import_tau2
+
+REPO = Path(__file__).resolve().parent.parent
+ADMIN_URL = os.environ.get(
+    "CONCIERGE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def tau2_db_path() -> Path:
+    path = Settings().tau2_dir / "db.json"
+    if not path.exists():
+        pytest.fail(f"tau2 retail data not found at {path}: set CONCIERGE_SHARED_DATA_DIR")
+    return path
+
+
+def _ensure_postgres() -> None:
+    """Start the local PostgreSQL if it is down (as the README says), rather than skip silently."""
+    try:
+        psycopg.connect(ADMIN_URL, connect_timeout=3).close()
+        return
+    except psycopg.OperationalError:
+        pass
+    subprocess.run(["bash", str(REPO / ".ci" / "services.sh")], check=False)
+    psycopg.connect(ADMIN_URL, connect_timeout=10).close()
+
+
+def _sqlalchemy_url(libpq_url: str, database: str) -> str:
+    base = libpq_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    return f"{base}/{database}"
+
+
+def _pg_admin(sql: str) -> None:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(sql)  # type: ignore[arg-type]
+
+
+class StoreFactory:
+    """Makes fresh stores of one backend, each a copy of a seeded template."""
+
+    def __init__(self, backend: str, workdir: Path) -> None:
+        self.backend = backend
+        self.workdir = workdir
+        self._templates: dict[str, str] = {}
+        self._created: list[str] = []
+
+    def _template(self, seed: str) -> str:
+        if seed in self._templates:
+            return self._templates[seed]
+        name = f"tmpl_{seed}_{uuid.uuid4().hex[:8]}"
+        if self.backend == "sqlite":
+            path = self.workdir / f"{name}.db"
+            store = Store(f"sqlite:///{path}")
+        else:
+            _pg_admin(f'CREATE DATABASE "{name}"')
+            self._created.append(name)
+            store = Store(_sqlalchemy_url(ADMIN_URL, name))
+        store.migrate()
+        if seed == "tau2":
+            import_tau2(store, tau2_db_path())
+        store.dispose()
+        self._templates[seed] = name
+        return name
+
+    def __call__(self, seed: str = "tau2") -> Store:
+        template = self._template(seed)
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        if self.backend == "sqlite":
+            # Checkpointed WAL: the template file alone holds the data.
+            shutil.copy(self.workdir / f"{template}.db", self.workdir / f"{name}.db")
+            return Store(f"sqlite:///{self.workdir / name}.db")
+        _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        self._created.append(name)
+        return Store(_sqlalchemy_url(ADMIN_URL, name))
+
+    def close(self) -> None:
+        for name in reversed(self._created):
+            _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(
+    scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def store_factory(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StoreFactory]:
+    backend: str = request.param
+    if backend == "postgres":
+        _ensure_postgres()
+    factory = StoreFactory(backend, tmp_path_factory.mktemp(backend))
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def tau2_store(store_factory: StoreFactory) -> Iterator[Store]:
+    """A store holding the tau2 retail shop (50 products, 500 users, 1000 orders), fresh per test."""
+    store = store_factory("tau2")
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+def empty_store(store_factory: StoreFactory) -> Iterator[Store]:
+    """A migrated store with no data, fresh per test."""
+    store = store_factory("empty")
+    yield store
+    store.dispose()

@@ -1,0 +1,159 @@
+"""Typed errors raised by the store and the tools.
+
+    ToolError
+    ├── InvalidArgumentError        malformed input (an id, an expression, an empty list)
+    ├── NotFoundError               nothing with that id
+    │   ├── CustomerNotFoundError
+    │   ├── OrderNotFoundError
+    │   ├── ProductNotFoundError
+    │   ├── ItemNotFoundError
+    │   └── PaymentMethodNotFoundError
+    ├── AuthorizationError          the conversation's identity may not do this
+    │   ├── NotAuthenticatedError   no verified customer yet
+    │   └── NotOwnerError           the record belongs to someone else (reads like "not found")
+    ├── ConfirmationRequiredError   a write without the customer's explicit confirmation of it
+    └── PolicyViolation             the shop's rules forbid it
+        ├── OrderStatusError        wrong order status for the action
+        ├── ReturnWindowError       delivered too long ago to return or exchange
+        ├── InvalidReasonError      a cancellation reason the policy does not accept
+        ├── ItemMismatchError       items not in the order, wrong product, or counts differ
+        ├── ItemUnavailableError    the requested variant is not available
+        ├── PaymentMethodError      a refund or payment target the policy does not allow
+        └── InsufficientBalanceError  a gift card cannot cover the amount
+
+Each error carries a short message written for the model and the customer; ``model_message`` is the one
+place that turns an exception into the text a tool call returns.
+"""
+
+from __future__ import annotations
+
+
+class ToolError(Exception):
+    """Base class: anything a tool refuses to do, with a message safe to show the customer."""
+
+    code = "tool_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidArgumentError(ToolError):
+    code = "invalid_argument"
+
+
+class NotFoundError(ToolError):
+    code = "not_found"
+
+
+class CustomerNotFoundError(NotFoundError):
+    pass
+
+
+class OrderNotFoundError(NotFoundError):
+    pass
+
+
+class ProductNotFoundError(NotFoundError):
+    pass
+
+
+class ItemNotFoundError(NotFoundError):
+    pass
+
+
+class PaymentMethodNotFoundError(NotFoundError):
+    pass
+
+
+class AuthorizationError(ToolError):
+    code = "unauthorized"
+
+
+class NotAuthenticatedError(AuthorizationError):
+    code = "not_authenticated"
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(
+            message
+            or "The customer is not authenticated yet: verify them by email, or by name and zip code."
+        )
+
+
+class NotOwnerError(AuthorizationError):
+    """The record exists but belongs to another customer. The message deliberately reads like a
+    not-found, so a customer cannot probe which order ids exist."""
+
+    code = "not_owner"
+
+
+class ConfirmationRequiredError(ToolError):
+    code = "confirmation_required"
+
+    def __init__(self, action: str) -> None:
+        super().__init__(
+            f"{action} changes the order: list the details to the customer and get an explicit 'yes' first."
+        )
+        self.action = action
+
+
+class PolicyViolation(ToolError):
+    code = "policy_violation"
+
+
+class OrderStatusError(PolicyViolation):
+    pass
+
+
+class ReturnWindowError(PolicyViolation):
+    pass
+
+
+class InvalidReasonError(PolicyViolation):
+    pass
+
+
+class ItemMismatchError(PolicyViolation):
+    pass
+
+
+class ItemUnavailableError(PolicyViolation):
+    pass
+
+
+class PaymentMethodError(PolicyViolation):
+    pass
+
+
+class InsufficientBalanceError(PolicyViolation):
+    pass
+
+
+def model_message(exc: ToolError) -> str:
+    """The text a tool call returns to the model when ``exc`` is raised."""
+    return f"Error: {exc.message}"
+
+
+__all__ = [
+    "AuthorizationError",
+    "ConfirmationRequiredError",
+    "CustomerNotFoundError",
+    "InsufficientBalanceError",
+    "InvalidArgumentError",
+    "InvalidReasonError",
+    "ItemMismatchError",
+    "ItemNotFoundError",
+    "ItemUnavailableError",
+    "NotAuthenticatedError",
+    "NotFoundError",
+    "NotOwnerError",
+    "OrderNotFoundError",
+    "OrderStatusError",
+    "PaymentMethodError",
+    "PaymentMethodNotFoundError",
+    "PolicyViolation",
+    "ProductNotFoundError",
+    "ReturnWindowError",
+    "ToolError",
+    "model_message",
+]
