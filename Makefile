@@ -1,6 +1,6 @@
 # The two commands a fresh machine needs: `make run` and `make test`. Both install what they need into
 # .venv first; the install is redone only when pyproject.toml changes.
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -12,11 +12,11 @@ export ANONYMIZED_TELEMETRY := False
 
 install: $(STAMP)
 
+# One resolver run for everything, so the CPU torch pinned in pyproject is chosen, not a CUDA build.
 $(STAMP): pyproject.toml
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "concierge needs Python 3.11 or newer (found: '$(PYTHON)'); run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# One resolver run for everything, so CPU torch (pinned in pyproject) is chosen, not a CUDA build.
 	$(BIN)/python -m pip install --quiet --progress-bar off -e '.[dev]'
 	@touch $(STAMP)
 
