@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from knowledge.cli import app as kb_app
 from tools.cli import StoreOption
 from tools.cli import app as shop_app
 
@@ -15,6 +16,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(shop_app, name="shop")
+app.add_typer(kb_app, name="kb")
 
 bench_app = typer.Typer(help="Benchmarks that print numbers and write reports/.")
 app.add_typer(bench_app, name="bench")

@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     model_dir: Path | None = None
     """Where trained classifier artefacts live; default ``var_dir/models``."""
 
+    classifier_threads: int | None = Field(default=None, ge=1)
+    """onnxruntime threads of the classifier; empty: the number of cores, at most 4."""
+
+    classifier_top_k: int = Field(default=3, ge=1)
+    """How many ranked intents a classifier prediction carries."""
+
     demo_seed: int = 7
     """Seed of the deterministic demo-shop generator."""
 
@@ -51,6 +57,40 @@ class Settings(BaseSettings):
 
     shop_secret: SecretStr = Field(default=SecretStr("changethis"))
     """HMAC secret the shop's site uses to sign customer identities for the chat widget."""
+
+    chroma_url: str | None = None
+    """Chroma server for the knowledge base (``http://host:8000``, started with ``chroma run``); empty:
+    an embedded store in ``chroma_dir``."""
+
+    chroma_dir: Path | None = None
+    """Folder of the embedded chroma store; default ``var_dir/chroma``."""
+
+    kb_collection: str = Field(default="concierge_kb", min_length=3, max_length=512)
+    """Chroma collection holding the knowledge base's chunks."""
+
+    kb_chunk_tokens: int = Field(default=200, ge=32)
+    """Largest chunk in tiktoken tokens (breadcrumb included); 200 stays under MiniLM's 256 word
+    pieces, past which it would ignore the rest."""
+
+    kb_chunk_overlap: int = Field(default=32, ge=0)
+    """Tokens of trailing text repeated at the start of the next chunk of the same section."""
+
+    kb_token_encoding: Literal["o200k_base", "cl100k_base"] = "o200k_base"
+    """tiktoken encoding that measures chunk sizes (served offline from quicktok's vocabularies)."""
+
+    kb_language: str = "en"
+    """Language recorded for documents that do not declare one."""
+
+    kb_coverage_threshold: float = Field(default=0.38, ge=-1.0, le=1.0)
+    """Best query-to-chunk cosine similarity below which the knowledge base says it has no answer.
+    Calibrated on the demo docs + tau2 policy + demo catalog with 44 shop and 32 off-topic questions:
+    off-topic peaked at 0.37, shop questions started at 0.39. Recalibrate for another corpus."""
+
+    kb_spelling: bool = True
+    """Correct misspelled query words against the knowledge base's vocabulary before searching."""
+
+    kb_rrf_k: int = Field(default=60, ge=1)
+    """The k of reciprocal rank fusion in hybrid search (higher flattens the rank weights)."""
 
     @model_validator(mode="after")
     def _reject_placeholder_secrets(self) -> Settings:
@@ -68,6 +108,10 @@ class Settings(BaseSettings):
     @property
     def resolved_model_dir(self) -> Path:
         return self.model_dir or self.var_dir / "models"
+
+    @property
+    def resolved_chroma_dir(self) -> Path:
+        return self.chroma_dir or self.var_dir / "chroma"
 
     @property
     def tau2_dir(self) -> Path:
