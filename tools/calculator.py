@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import math
 import operator
 from collections.abc import Callable
 
@@ -53,6 +54,10 @@ def calculate(ctx: ToolContext, expression: str) -> str:
         raise InvalidArgumentError(f"'{expression}' is not a valid expression.") from exc
     except ZeroDivisionError as exc:
         raise InvalidArgumentError("Division by zero.") from exc
+    except (OverflowError, RecursionError) as exc:
+        raise InvalidArgumentError("The numbers are too large to calculate with.") from exc
+    if not math.isfinite(value):
+        raise InvalidArgumentError("The numbers are too large to calculate with.")
     return str(round(value, 2))
 
 

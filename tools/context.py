@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -28,19 +29,29 @@ class ToolContext:
     store: Store
     customer_id: str | None = None
     """The customer this conversation verified (by email, or name + zip, or a signed widget identity)."""
-    confirmed: frozenset[str] = field(default_factory=frozenset)
-    """Fingerprints (``action_fingerprint``) of writes the customer explicitly confirmed."""
+    confirmed: Mapping[str, str] = field(default_factory=dict)
+    """The writes the customer explicitly confirmed: ``action_fingerprint`` -> confirmation id. One
+    confirmation authorises one effect: retries under it replay the result, a new "yes" acts anew."""
     actor: str = "agent"
     """Recorded in the audit log with every write: ``agent``, ``shell``, ``human:<name>``..."""
     conversation_id: str | None = None
 
     def authenticated(self, customer_id: str) -> ToolContext:
         """The same context, now speaking for ``customer_id`` (earlier confirmations are dropped)."""
-        return replace(self, customer_id=customer_id, confirmed=frozenset())
+        return replace(self, customer_id=customer_id, confirmed={})
 
-    def confirm(self, action: str, args: Mapping[str, Any]) -> ToolContext:
-        """The same context with the customer's explicit "yes" to ``action(**args)``."""
-        return replace(self, confirmed=self.confirmed | {action_fingerprint(action, args)})
+    def confirm(
+        self, action: str, args: Mapping[str, Any], confirmation_id: str | None = None
+    ) -> ToolContext:
+        """The same context with the customer's explicit "yes" to ``action(**args)``.
+
+        ``confirmation_id`` names that "yes" (an agent passes one it keeps in conversation state, so a
+        retry after a restart replays instead of acting twice); by default a fresh one is made.
+        """
+        fingerprint = action_fingerprint(action, args)
+        return replace(
+            self, confirmed={**self.confirmed, fingerprint: confirmation_id or uuid.uuid4().hex}
+        )
 
     def is_confirmed(self, action: str, args: Mapping[str, Any]) -> bool:
         return action_fingerprint(action, args) in self.confirmed

@@ -63,7 +63,8 @@ def owned_order(session: Session, ctx: ToolContext, order_id: str, *, lock: bool
     oid = normalize_order_id(order_id)
     stmt = select(Order).where(Order.id == oid)
     if lock:
-        stmt = stmt.with_for_update()
+        # Re-read under the lock: a copy loaded earlier in this session may be stale.
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     order = session.scalars(stmt).one_or_none()
     if order is None:
         raise OrderNotFoundError(f"Order {oid} was not found.")
@@ -76,7 +77,8 @@ def owned_customer(session: Session, ctx: ToolContext, *, lock: bool = False) ->
     customer_id = require_customer(ctx)
     stmt = select(Customer).where(Customer.id == customer_id)
     if lock:
-        stmt = stmt.with_for_update()
+        # Re-read under the lock: a copy loaded earlier in this session may be stale.
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     customer = session.scalars(stmt).one_or_none()
     if customer is None:
         raise CustomerNotFoundError(f"Customer {customer_id} was not found.")
@@ -92,7 +94,8 @@ def owned_payment_method(
         PaymentMethod.id == payment_method_id, PaymentMethod.customer_id == customer_id
     )
     if lock:
-        stmt = stmt.with_for_update()
+        # Re-read under the lock: a copy loaded earlier in this session may be stale.
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     pm = session.scalars(stmt).one_or_none()
     if pm is None:
         raise PaymentMethodNotFoundError(
@@ -121,8 +124,11 @@ def run_write(
     """
     customer_id = require_customer(ctx)
     fingerprint = action_fingerprint(action, args)
-    confirmed = fingerprint in ctx.confirmed
-    key = hashlib.sha256(f"{customer_id}:{fingerprint}".encode()).hexdigest()
+    confirmation = ctx.confirmed.get(fingerprint)
+    confirmed = confirmation is not None
+    # Keyed by the confirmation, not just the call: a retry replays, while the same change asked for
+    # and confirmed again later (an address changed back, say) acts again.
+    key = hashlib.sha256(f"{customer_id}:{fingerprint}:{confirmation}".encode()).hexdigest()
     try:
         with ctx.store.write() as session:
             # Lock before looking for an earlier run: a concurrent retry waits here until the first

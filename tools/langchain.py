@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from langchain.tools import ToolRuntime
-from langchain_core.tools import BaseTool, StructuredTool
+from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import create_model
 
 from tools.context import ToolContext
@@ -22,7 +22,11 @@ def _as_langchain(spec: ToolSpec) -> BaseTool:
         ctx = runtime.context
         if not isinstance(ctx, ToolContext):
             raise TypeError("Run the agent graph with a ToolContext as its context.")
-        return invoke(ctx, spec.name, arguments).text
+        outcome = invoke(ctx, spec.name, arguments)
+        if not outcome.ok:
+            # Reported back to the model as the tool's answer, marked status="error".
+            raise ToolException(outcome.text)
+        return outcome.text
 
     # The schema the model sees lists only the tool's own arguments; ``runtime`` is injected by the
     # graph's tool node and hidden from the model by LangChain.
@@ -38,6 +42,7 @@ def _as_langchain(spec: ToolSpec) -> BaseTool:
         description=description,
         args_schema=schema,
         infer_schema=False,
+        handle_tool_error=True,
     )
 
 

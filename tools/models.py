@@ -22,12 +22,37 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    TypeDecorator,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every database.
+
+    PostgreSQL keeps the offset; SQLite stores text without one and hands back naive values, so
+    values are normalised to UTC on the way in and marked UTC on the way out.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: give store timestamps a timezone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -108,7 +133,7 @@ class Customer(Address, Base):
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
     email: Mapped[str] = mapped_column(String(254), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     payment_methods: Mapped[list[PaymentMethod]] = relationship(
         back_populates="customer", order_by="PaymentMethod.position"
@@ -143,7 +168,7 @@ class Product(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(200), index=True)
     description: Mapped[str] = mapped_column(Text, default="")
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     variants: Mapped[list[Variant]] = relationship(
         back_populates="product", order_by="Variant.position"
@@ -176,8 +201,8 @@ class Order(Address, Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     """Order of the customer's order list, as imported."""
     status: Mapped[str] = mapped_column(String(40), index=True)
-    placed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    placed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     cancel_reason: Mapped[str | None] = mapped_column(String(40))
     return_items: Mapped[list[str] | None] = mapped_column(JSON)
     return_payment_method_id: Mapped[str | None] = mapped_column(String(80))
@@ -223,9 +248,9 @@ class Fulfillment(Base):
     tracking_ids: Mapped[list[str]] = mapped_column(JSON)
     item_ids: Mapped[list[str]] = mapped_column(JSON)
     carrier: Mapped[str | None] = mapped_column(String(40))
-    shipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    estimated_delivery: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    estimated_delivery: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     order: Mapped[Order] = relationship(back_populates="fulfillments")
 
@@ -241,7 +266,7 @@ class PaymentTransaction(Base):
     transaction_type: Mapped[str] = mapped_column(String(10))
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     payment_method_id: Mapped[str] = mapped_column(ForeignKey("payment_methods.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     order: Mapped[Order] = relationship(back_populates="transactions")
 
@@ -257,7 +282,7 @@ class Return(Base):
     payment_method_id: Mapped[str] = mapped_column(ForeignKey("payment_methods.id"))
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(20), default="requested")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Exchange(Base):
@@ -270,7 +295,7 @@ class Exchange(Base):
     payment_method_id: Mapped[str] = mapped_column(ForeignKey("payment_methods.id"))
     price_difference_cents: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(20), default="requested")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Refund(Base):
@@ -284,8 +309,8 @@ class Refund(Base):
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(20))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expected_by: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expected_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (CheckConstraint("amount_cents >= 0", name="amount_not_negative"),)
 
@@ -300,7 +325,7 @@ class Ticket(Base):
     summary: Mapped[str] = mapped_column(Text)
     severity: Mapped[int] = mapped_column(Integer, default=3)
     status: Mapped[str] = mapped_column(String(20), default=TicketStatus.OPEN.value)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (CheckConstraint("severity BETWEEN 1 AND 5", name="severity_range"),)
 
@@ -311,7 +336,7 @@ class AuditEntry(Base):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     actor: Mapped[str] = mapped_column(String(80))
     action: Mapped[str] = mapped_column(String(80), index=True)
     target: Mapped[str | None] = mapped_column(String(80), index=True)
@@ -327,4 +352,4 @@ class IdempotencyRecord(Base):
     action: Mapped[str] = mapped_column(String(80))
     customer_id: Mapped[str | None] = mapped_column(String(80))
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

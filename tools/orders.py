@@ -26,7 +26,7 @@ from tools.errors import (
     OrderStatusError,
     PaymentMethodError,
 )
-from tools.guard import owned_order, owned_payment_method, run_write
+from tools.guard import normalize_order_id, owned_order, owned_payment_method, run_write
 from tools.models import (
     Order,
     OrderItem,
@@ -64,8 +64,12 @@ def require_status(order: Order, allowed: OrderStatus, action: str) -> None:
 
 
 def lock_payment_method(session: Session, payment_method_id: str) -> PaymentMethod:
+    """The payment method, row-locked and re-read (a copy loaded earlier in the session may be stale)."""
     return session.scalars(
-        select(PaymentMethod).where(PaymentMethod.id == payment_method_id).with_for_update()
+        select(PaymentMethod)
+        .where(PaymentMethod.id == payment_method_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).one()
 
 
@@ -285,7 +289,7 @@ def cancel_pending_order(ctx: ToolContext, order_id: str, reason: str) -> dict[s
         lock=lambda s: owned_order(s, ctx, order_id, lock=True),
         validate=validate,
         apply=apply,
-        target=order_id,
+        target=normalize_order_id(order_id),
     )
 
 
@@ -339,7 +343,7 @@ def modify_pending_order_address(
         lock=lambda s: owned_order(s, ctx, order_id, lock=True),
         validate=validate,
         apply=apply,
-        target=order_id,
+        target=normalize_order_id(order_id),
     )
 
 
@@ -409,7 +413,7 @@ def modify_pending_order_items(
         lock=lambda s: owned_order(s, ctx, order_id, lock=True),
         validate=validate,
         apply=apply,
-        target=order_id,
+        target=normalize_order_id(order_id),
     )
 
 
@@ -438,9 +442,16 @@ def modify_pending_order_payment(
         current = payments[0]
         if current.payment_method_id == payment_method_id:
             raise PaymentMethodError(f"Order {order.id} is already paid with {payment_method_id}.")
-        new_pm = owned_payment_method(s, ctx, payment_method_id, lock=True)
+        owned_payment_method(s, ctx, payment_method_id)
+        # Lock both methods in id order, so two opposite changes between the same two gift cards
+        # wait for each other instead of deadlocking.
+        locked = {
+            pm_id: lock_payment_method(s, pm_id)
+            for pm_id in sorted({payment_method_id, current.payment_method_id})
+        }
+        new_pm = locked[payment_method_id]
         require_gift_card_covers(new_pm, current.amount_cents)
-        return new_pm, lock_payment_method(s, current.payment_method_id), current.amount_cents
+        return new_pm, locked[current.payment_method_id], current.amount_cents
 
     def apply(
         s: Session, order: Order, plan: tuple[PaymentMethod, PaymentMethod, int]
@@ -461,7 +472,7 @@ def modify_pending_order_payment(
         lock=lambda s: owned_order(s, ctx, order_id, lock=True),
         validate=validate,
         apply=apply,
-        target=order_id,
+        target=normalize_order_id(order_id),
     )
 
 

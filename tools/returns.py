@@ -9,7 +9,7 @@ available variant of the same product, and a gift card paying the difference mus
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -21,7 +21,7 @@ from tools.errors import (
     PaymentMethodError,
     ReturnWindowError,
 )
-from tools.guard import owned_order, owned_payment_method, run_write
+from tools.guard import normalize_order_id, owned_order, owned_payment_method, run_write
 from tools.models import (
     Exchange,
     Order,
@@ -45,7 +45,7 @@ def require_within_window(order: Order, action: str) -> None:
     delivered = [f.delivered_at for f in order.fulfillments if f.delivered_at is not None]
     if not delivered:
         return
-    last = max(d if d.tzinfo else d.replace(tzinfo=UTC) for d in delivered)
+    last = max(delivered)
     days = get_settings().return_window_days
     if utcnow() - last > timedelta(days=days):
         raise ReturnWindowError(
@@ -138,7 +138,7 @@ def return_delivered_order_items(
         lock=lambda s: owned_order(s, ctx, order_id, lock=True),
         validate=validate,
         apply=apply,
-        target=order_id,
+        target=normalize_order_id(order_id),
     )
 
 
@@ -207,7 +207,7 @@ def exchange_delivered_order_items(
         lock=lambda s: owned_order(s, ctx, order_id, lock=True),
         validate=validate,
         apply=apply,
-        target=order_id,
+        target=normalize_order_id(order_id),
     )
 
 

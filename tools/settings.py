@@ -86,6 +86,20 @@ class Settings(BaseSettings):
     Calibrated on the demo docs + tau2 policy + demo catalog with 44 shop and 32 off-topic questions:
     off-topic peaked at 0.37, shop questions started at 0.39. Recalibrate for another corpus."""
 
+    kb_coverage: Literal["threshold", "model"] = "model"
+    """How a search decides the knowledge base covers the question: ``model``, the trained coverage
+    model in ``kb_coverage_model`` (falling back to the threshold while there is none), or
+    ``threshold``, the best cosine similarity against ``kb_coverage_threshold``."""
+
+    kb_coverage_model: Path | None = None
+    """The coverage model's JSON file, written by ``concierge bench retrieval``; default
+    ``model_dir/kb_coverage.json``."""
+
+    kb_embed_threads: int | None = Field(default=None, ge=1)
+    """torch threads of the embedding model (process-wide); empty: torch's default, one per core.
+    On a busy machine 1 embeds a query several times faster: a short query gives the threads too
+    little work to pay for their synchronisation."""
+
     kb_spelling: bool = True
     """Correct misspelled query words against the knowledge base's vocabulary before searching."""
 

@@ -162,8 +162,8 @@ class Shell:
             if answer.lower() not in {"y", "yes"}:
                 self.console.print("Not done.")
                 return
-            self.ctx = self.ctx.confirm(name, arguments)
-            outcome = invoke(self.ctx, name, arguments)
+            # The "yes" covers this one call only; typing it again later asks again.
+            outcome = invoke(self.ctx.confirm(name, arguments), name, arguments)
         if not outcome.ok:
             self.console.print(outcome.text, style="red", markup=False)
             return

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from tools import account, calculator, catalog, escalation, identity, orders, returns
@@ -22,9 +23,13 @@ from tools.models import (
     Fulfillment,
     Order,
     OrderItem,
+    OrderStatus,
     PaymentMethod,
     PaymentTransaction,
     Product,
+    Refund,
+    RefundStatus,
+    TransactionType,
     Variant,
 )
 from tools.registry import ToolOutcome, all_specs, invoke
@@ -118,11 +123,48 @@ def import_tau2(store: Store, path: Path) -> dict[str, int]:
                 )
                 positions.update({oid: pos for pos, oid in enumerate(u["orders"])})
         s.flush()
+        variants = {item for p in data["products"].values() for item in p["variants"]}
         for oid, o in data["orders"].items():
             with _record(path, "order", oid):
-                s.add(_order(o, positions.get(oid, 0)))
-        s.flush()
+                _check_references(o, data["users"], variants)
+                order = _order(o, positions.get(oid, 0))
+                s.add(order)
+                s.add_all(_refunds(order))
+        try:
+            s.flush()
+        except IntegrityError as exc:
+            raise Tau2FormatError(f"{path}: inconsistent records ({exc.orig})") from exc
         return _counts(s)
+
+
+def _check_references(o: dict[str, Any], users: dict[str, Any], variants: set[str]) -> None:
+    """An order must name an existing user, existing items and that user's payment methods."""
+    user = users.get(o["user_id"])
+    if user is None:
+        raise ValueError(f"unknown user {o['user_id']!r}")
+    for item in o["items"]:
+        if item["item_id"] not in variants:
+            raise ValueError(f"unknown item {item['item_id']!r}")
+    for payment in o["payment_history"]:
+        if payment["payment_method_id"] not in user["payment_methods"]:
+            raise ValueError(f"payment method {payment['payment_method_id']!r} is not the user's")
+
+
+def _refunds(order: Order) -> list[Refund]:
+    """Refund records for the refunds in an imported payment history, so refund status reads them;
+    the history has no dates, so they count as completed."""
+    reason = "cancellation" if order.status == OrderStatus.CANCELLED else "refund"
+    return [
+        Refund(
+            order_id=order.id,
+            payment_method_id=t.payment_method_id,
+            amount_cents=t.amount_cents,
+            reason=reason,
+            status=RefundStatus.COMPLETED.value,
+        )
+        for t in order.transactions
+        if t.transaction_type == TransactionType.REFUND
+    ]
 
 
 def _address(addr: dict[str, Any]) -> dict[str, str]:
