@@ -46,5 +46,31 @@ def bench_tools(
     main(calls=calls, postgres_url=postgres_url or None, out=out)
 
 
+@bench_app.command("retrieval")
+def bench_retrieval(
+    out: Annotated[str, typer.Option(help="Where the JSON report goes.")] = "reports/bench.json",
+    html: Annotated[
+        str, typer.Option(help="Where the HTML report goes.")
+    ] = "reports/retrieval.html",
+    train: Annotated[
+        bool, typer.Option(help="Fit the coverage model on the dev half and save it.")
+    ] = True,
+    latency_queries: Annotated[int, typer.Option(help="Timed searches per mode (0: skip).")] = 200,
+    amazon_questions: Annotated[
+        int, typer.Option(help="Amazon appliance questions to check (0: skip that part).")
+    ] = 500,
+) -> None:
+    """Retrieval quality, no-answer detection, latency and ingestion throughput of the knowledge base."""
+    from evals.bench_retrieval import main
+
+    main(
+        out=out,
+        html=html,
+        train=train,
+        latency_queries=latency_queries,
+        amazon_questions=amazon_questions,
+    )
+
+
 if __name__ == "__main__":
     app()

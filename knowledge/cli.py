@@ -195,7 +195,8 @@ def search(
     if result.searched != query:
         console.print(f"Searched as: {result.searched!r}")
     verdict = "[green]covered[/green]" if result.covered else "[red]not covered[/red]"
+    signal = "best similarity" if result.coverage_method == "threshold" else "coverage model"
     console.print(
-        f"{verdict}: best similarity {result.coverage:.3f} vs threshold {result.threshold:.2f}; "
+        f"{verdict}: {signal} {result.coverage:.3f} vs threshold {result.threshold:.2f}; "
         f"{elapsed:.0f} ms ({result.mode})"
     )

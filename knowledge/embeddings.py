@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,10 +41,18 @@ def default_model_path() -> Path:
 class Embedder:
     """Embeds documents and queries with a sentence-transformers model on the CPU."""
 
-    def __init__(self, model_path: Path | None = None, *, batch_size: int = 64) -> None:
+    def __init__(
+        self, model_path: Path | None = None, *, batch_size: int = 64, threads: int | None = None
+    ) -> None:
+        """``threads``: torch's intra-op threads, set for the whole process (torch has no other
+        kind); None leaves torch's default of one per core."""
         # The model is a local folder; these make sure no library tries the hub on the way.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        if threads is not None:
+            import torch
+
+            torch.set_num_threads(threads)
         self.model_path = model_path or default_model_path()
         self.batch_size = batch_size
         self.texts_embedded = 0
@@ -109,10 +117,53 @@ class Embedder:
         return vector
 
 
+class PrecomputedEmbedder(Embedder):
+    """Serves vectors computed elsewhere (a batch job, an earlier run) by exact text, and embeds
+    only texts it was not given, with ``fallback``'s model (no second copy is loaded).
+
+    ``texts_embedded`` counts model work only; ``served`` counts texts answered from ``vectors``."""
+
+    def __init__(self, vectors: Mapping[str, Vectors], fallback: Embedder) -> None:
+        # Deliberately not Embedder.__init__: that would load the model again.
+        self.model_path = fallback.model_path
+        self.batch_size = fallback.batch_size
+        self.texts_embedded = 0
+        self.calls = 0
+        self.served = 0
+        self._lock = threading.Lock()
+        self._model = fallback._model
+        self._vectors = {text: np.asarray(v, dtype=np.float32) for text, v in vectors.items()}
+
+    @property
+    def vectors(self) -> Mapping[str, Vectors]:
+        """Every vector this embedder holds by text: those given and those it has embedded since."""
+        return self._vectors
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            self._vectors.update(zip(missing, super().embed(missing), strict=True))
+        self.served += len(texts) - len(missing)
+        if not texts:
+            return np.zeros((0, DIMENSION), dtype=np.float32)
+        return np.stack([self._vectors[t] for t in texts])
+
+
 @lru_cache(maxsize=1)
 def get_embedder() -> Embedder:
-    """The process-wide embedder (the model is loaded on the first call only)."""
-    return Embedder()
+    """The process-wide embedder (the model is loaded on the first call only), with the process
+    settings' ``kb_embed_threads``."""
+    from tools.settings import get_settings
+
+    return Embedder(threads=get_settings().kb_embed_threads)
 
 
-__all__ = ["DIMENSION", "MODEL_NAME", "Embedder", "Vectors", "default_model_path", "get_embedder"]
+__all__ = [
+    "DIMENSION",
+    "MODEL_NAME",
+    "Embedder",
+    "PrecomputedEmbedder",
+    "Vectors",
+    "default_model_path",
+    "get_embedder",
+]

@@ -6,6 +6,7 @@ KnowledgeError
 ├── TokenizerError              tiktoken's vocabularies could not be prepared offline
 ├── EmbeddingError              the embedding model could not be loaded
 ├── VectorStoreError            chroma could not be reached or refused an operation
+├── CoverageModelError          a coverage model file is malformed or made for other features
 └── InvalidQueryError           a search was asked with an unknown mode or filter (also a ValueError)
 """
 
@@ -44,11 +45,16 @@ class VectorStoreError(KnowledgeError):
     """The chroma store (embedded or server) failed."""
 
 
+class CoverageModelError(KnowledgeError):
+    """A coverage model file is malformed, or was trained for other features (retrain it)."""
+
+
 class InvalidQueryError(KnowledgeError, ValueError):
     """A search argument is invalid (unknown mode, filter field, or a k below 1)."""
 
 
 __all__ = [
+    "CoverageModelError",
     "EmbeddingError",
     "InvalidQueryError",
     "KnowledgeError",

@@ -4,7 +4,7 @@ Ingestion compares each document's hash with the one stored on its chunks: uncha
 nothing, changed ones have their chunks replaced (re-embedding only chunks whose text is new), and
 sources that vanished from an ingested folder (or products gone from the store) are deleted.
 Search runs a dense query in chroma and BM25 in memory, fuses them by reciprocal rank, optionally
-reranks, and reports whether the question is covered at all.
+reranks, and reports whether the question is covered at all (``knowledge.coverage``).
 """
 
 from __future__ import annotations
@@ -21,10 +21,17 @@ import numpy as np
 
 from knowledge.catalog import CATALOG_SCOPE, catalog_documents
 from knowledge.chunking import Chunker, ChunkingConfig
+from knowledge.coverage import (
+    DENSE_DEPTH,
+    CoverageMethod,
+    CoverageModel,
+    coverage_features,
+    load_coverage_model,
+)
 from knowledge.documents import Chunk, Document
 from knowledge.embeddings import Embedder, Vectors, get_embedder
 from knowledge.errors import InvalidQueryError, KnowledgeError, VectorStoreError
-from knowledge.lexical import BM25Index, LexicalHit
+from knowledge.lexical import BM25Index, LexicalHit, tokenize
 from knowledge.loaders import known_namespaces, load_paths
 from knowledge.retrieval import (
     SEARCH_MODES,
@@ -95,7 +102,10 @@ class KnowledgeBase:
     """Policy and product knowledge in one chroma collection, searchable with citations.
 
     Everything not passed comes from ``settings`` (default: the process settings); the embedding
-    model is the process-wide one unless an :class:`Embedder` is given."""
+    model is the process-wide one unless an :class:`Embedder` is given. With ``kb_coverage`` set to
+    ``model``, the coverage model is ``coverage_model`` or else read from ``kb_coverage_model``
+    (:class:`~knowledge.errors.CoverageModelError` if that file is unusable); without one, the
+    cosine threshold decides coverage."""
 
     def __init__(
         self,
@@ -104,6 +114,7 @@ class KnowledgeBase:
         embedder: Embedder | None = None,
         client: Any = None,
         reranker: Reranker | None = None,
+        coverage_model: CoverageModel | None = None,
     ) -> None:
         self.settings = settings or get_settings()
         self.embedder = embedder or get_embedder()
@@ -122,10 +133,25 @@ class KnowledgeBase:
         self.store = VectorStore(self.client, self.settings.kb_collection)
         self.reranker = reranker
         self.coverage_threshold = self.settings.kb_coverage_threshold
+        self.coverage_model: CoverageModel | None = None
+        """The model deciding ``covered``; None: the cosine threshold decides."""
+        if self.settings.kb_coverage == "model":
+            self.coverage_model = coverage_model or load_coverage_model(self.coverage_model_path)
         # Writes are serialised; searches only wait for a BM25 rebuild, never for an ingest.
         self._write_lock = threading.Lock()
         self._index_lock = threading.Lock()
         self._lexical_index: _LexicalIndex | None = None
+
+    @property
+    def coverage_model_path(self) -> Path:
+        """Where the coverage model is read from (and where ``concierge bench retrieval`` writes it)."""
+        return (
+            self.settings.kb_coverage_model or self.settings.resolved_model_dir / "kb_coverage.json"
+        )
+
+    @property
+    def coverage_method(self) -> CoverageMethod:
+        return "threshold" if self.coverage_model is None else "model"
 
     def __repr__(self) -> str:
         return f"KnowledgeBase({self.location!r}, collection={self.settings.kb_collection!r})"
@@ -160,6 +186,18 @@ class KnowledgeBase:
         report = self._sync(loaded.documents, loaded.complete_scopes, progress)
         report.notes.extend(f"skipped {reason}" for reason in loaded.skipped)
         return report
+
+    def ingest_documents(
+        self,
+        documents: Sequence[Document],
+        *,
+        complete_scope: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> IngestReport:
+        """Ingest documents built in code (an adapter's pages, a product feed), incrementally like
+        :meth:`ingest`. With ``complete_scope``, ``documents`` are all of that scope: its stored
+        sources that are not among them are removed."""
+        return self._sync(documents, {complete_scope} if complete_scope else set(), progress)
 
     def sync_catalog(
         self, store: Store, *, progress: ProgressCallback | None = None
@@ -280,34 +318,49 @@ class KnowledgeBase:
             raise InvalidQueryError("k must be at least 1")
         wanted = Filters.coerce(filters)
         n = candidates or max(4 * k, 20)
+        model = self.coverage_model
+        threshold = self.coverage_threshold if model is None else model.threshold
         if not query.strip():
-            return RetrievalResult(query, mode, [], False, 0.0, self.coverage_threshold, query)
+            return RetrievalResult(
+                query, mode, [], False, 0.0, threshold, query, self.coverage_method
+            )
         index = self._lexical()
         searched = index.speller.correct(query) if self.settings.kb_spelling else query
         vector = self.embedder.embed_query(searched)
-        # The dense top hit is the coverage signal in every mode; bm25 mode needs nothing more.
-        dense = self._guard(self.store.query, vector, 1 if mode == "bm25" else n, wanted.where())
-        coverage = dense[0].similarity if dense else 0.0
+        # Coverage reads both retrievers whatever the mode, so it is the same signal in every mode;
+        # the retriever a mode does not rank with only needs to go as deep as the features read.
+        depth = DENSE_DEPTH if mode == "bm25" else max(n, DENSE_DEPTH)
+        dense = self._guard(self.store.query, vector, depth, wanted.where())
         keep = wanted.accepts if wanted else None
-        lexical = [] if mode == "dense" else index.bm25.search(searched, n, keep)
+        terms = tokenize([searched])[0]
+        lexical = index.bm25.search_terms(terms, 2 if mode == "dense" else n, keep)
+        features = coverage_features(terms, dense, lexical, index.bm25) if dense else {}
+        if not dense:
+            coverage = 0.0
+        elif model is None:
+            coverage = dense[0].similarity
+        else:
+            coverage = model.probability(features)
 
         passages: list[Passage]
         if mode == "dense":
-            passages = [_passage(h.chunk, h.similarity, h.similarity, None) for h in dense]
+            passages = [_passage(h.chunk, h.similarity, h.similarity, None) for h in dense[:n]]
         elif mode == "bm25":
             passages = [_passage(h.chunk, h.score, None, h.score) for h in lexical]
         else:
-            passages = self._fuse(dense, lexical)
+            passages = self._fuse(dense[:n], lexical)
         if self.reranker is not None:
             passages = self.reranker.rerank(query, passages)
         return RetrievalResult(
             query=query,
             mode=mode,
             passages=passages[:k],
-            covered=coverage >= self.coverage_threshold,
+            covered=bool(dense) and coverage >= threshold,
             coverage=coverage,
-            threshold=self.coverage_threshold,
+            threshold=threshold,
             searched=searched,
+            coverage_method=self.coverage_method,
+            coverage_features=features,
         )
 
     def _fuse(self, dense: list[DenseHit], lexical: list[LexicalHit]) -> list[Passage]:
@@ -358,6 +411,16 @@ class KnowledgeBase:
     def sources(self) -> list[str]:
         """Every source id in the knowledge base, sorted."""
         return sorted({m.source for m in self._guard(self.store.metadatas)})
+
+    def sections(self) -> list[str]:
+        """Every section a citation can name (``Citation.ref``: ``source#anchor``, or ``source``
+        for text before any heading and for products), sorted."""
+        return sorted(
+            {
+                Citation(m.source, m.title, m.anchor, 0.0).ref
+                for m in self._guard(self.store.metadatas)
+            }
+        )
 
     @staticmethod
     def _guard(fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:

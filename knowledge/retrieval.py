@@ -4,9 +4,10 @@ fusion, and the seam where a reranker plugs in."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal, Protocol, get_args
 
+from knowledge.coverage import CoverageMethod
 from knowledge.documents import ChunkMetadata
 from knowledge.errors import InvalidQueryError
 
@@ -49,9 +50,11 @@ class Passage:
 class RetrievalResult:
     """Passages best first, and whether the knowledge base covers the question at all.
 
-    ``covered`` is ``coverage >= threshold``; ``coverage`` is the best cosine similarity between the
-    query and any chunk allowed by the filters (whatever the mode). When ``covered`` is False the
-    agent should say it does not have that information rather than answer from the passages."""
+    ``covered`` is ``coverage >= threshold``. With ``coverage_method`` ``"threshold"``, ``coverage``
+    is the best cosine similarity between the query and any chunk allowed by the filters; with
+    ``"model"`` it is the coverage model's probability that the passages answer the question. Both
+    are the same whatever the mode. When ``covered`` is False the agent should say it does not have
+    that information rather than answer from the passages."""
 
     query: str
     mode: SearchMode
@@ -61,6 +64,11 @@ class RetrievalResult:
     threshold: float
     searched: str = ""
     """The query as searched, after spelling correction (equal to ``query`` when nothing changed)."""
+    coverage_method: CoverageMethod = "threshold"
+    """``"threshold"`` or ``"model"``: how ``coverage`` was computed."""
+    coverage_features: Mapping[str, float] = field(default_factory=dict)
+    """The signals the coverage model reads (``knowledge.coverage.FEATURES``), whichever method
+    decided; empty when nothing was searched."""
 
     @property
     def citations(self) -> list[Citation]:

@@ -197,3 +197,38 @@ def test_the_default_knowledge_base_uses_the_process_settings(
             assert (tmp_path / "chroma").is_dir()
     finally:
         get_settings.cache_clear()
+
+
+def test_documents_built_in_code_are_ingested_and_their_scope_kept_complete(
+    make_kb: KBFactory,
+) -> None:
+    from knowledge import Document
+
+    def doc(asin: str, text: str) -> Document:
+        return Document(
+            source=f"feed/{asin}",
+            title=f"Item {asin}",
+            text=text,
+            doc_type="product",
+            markdown=False,
+            product_id=asin,
+            scope="feed",
+        )
+
+    kb = make_kb()
+    first = kb.ingest_documents([doc("A1", "A quiet fan."), doc("B2", "A loud blender.")])
+    assert sorted(first.added) == ["feed/A1", "feed/B2"] and first.chunks_written == 2
+    assert kb.sections() == ["feed/A1", "feed/B2"]  # no headings: sections are the sources
+    # Without complete_scope nothing is removed; with it, sources missing from the feed are.
+    assert kb.ingest_documents([doc("A1", "A quiet fan.")]).removed == []
+    second = kb.ingest_documents([doc("A1", "A very quiet fan.")], complete_scope="feed")
+    assert (second.updated, second.removed) == (["feed/A1"], ["feed/B2"])
+    assert kb.sources() == ["feed/A1"]
+
+
+def test_sections_name_what_citations_cite(shop_kb: ShopKB) -> None:
+    sections = shop_kb.kb.sections()
+    assert "demo/faq.md#what-is-your-return-window" in sections
+    assert any(s.startswith("catalog/") and "#" not in s for s in sections)
+    cited = shop_kb.kb.search("what is your return window?", k=5)
+    assert {p.citation.ref for p in cited.passages} <= set(sections)

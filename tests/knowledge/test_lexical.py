@@ -48,3 +48,16 @@ def test_queries_with_nothing_known_and_empty_indexes_return_nothing() -> None:
     assert BM25Index(CHUNKS).search("the and of", 5) == []
     assert BM25Index(CHUNKS).search("zebra", 5) == []
     assert BM25Index([]).search("refund", 5) == []
+
+
+def test_term_statistics_for_the_coverage_estimate() -> None:
+    index = BM25Index(CHUNKS)
+    assert index.chunk_terms("doc0.md#0") == {"refund", "reach", "gift", "card", "immedi"}
+    assert index.heading_terms("doc0.md#0") == set(
+        tokenize(["Refunds reach a gift card immediately."])[0]
+    )
+    assert index.chunk_terms("unknown") == frozenset()
+    assert (index.document_frequency("refund"), index.document_frequency("zebra")) == (2, 0)
+    # A term no chunk holds weighs most; a term every chunk holds least.
+    assert index.idf("zebra") > index.idf("skillet") > index.idf("refund") > 0
+    assert index.search_terms(tokenize(["cast iron"])[0], 5) == index.search("cast iron", 5)
