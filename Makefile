@@ -22,6 +22,7 @@ $(STAMP): pyproject.toml
 
 run: install
 	$(BIN)/concierge shop seed --demo --if-empty
+	$(BIN)/concierge train --quick --if-missing
 	$(BIN)/concierge shell
 
 services:
@@ -41,6 +42,8 @@ test: lint typecheck unit
 
 bench: install services
 	$(BIN)/concierge bench tools
+	$(BIN)/concierge bench retrieval
+	$(BIN)/concierge bench classifiers
 
 clean:
 	rm -rf $(VENV) var reports .pytest_cache .mypy_cache .ruff_cache

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from classifiers.cli import bench_command, train_command
 from knowledge.cli import app as kb_app
 from tools.cli import StoreOption
 from tools.cli import app as shop_app
@@ -20,6 +21,8 @@ app.add_typer(kb_app, name="kb")
 
 bench_app = typer.Typer(help="Benchmarks that print numbers and write reports/.")
 app.add_typer(bench_app, name="bench")
+app.command("train")(train_command)
+bench_app.command("classifiers")(bench_command)
 
 
 @app.command()

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from classifiers.corpus import DATA_DIR, CorpusConfig, build_corpus
+from classifiers.datasets import load_labeled_file
+from classifiers.preprocessing import dedup_key
+from classifiers.taxonomy import load_taxonomy
+from tools.settings import Settings
+
+TAX = load_taxonomy()
+
+
+def test_our_files_are_valid_and_big_enough() -> None:
+    extra = load_labeled_file(DATA_DIR / "intents_extra.jsonl", TAX)
+    counts = Counter(e.intent for e in extra)
+    for intent in ("return_item", "exchange_item", "product_availability", "out_of_scope"):
+        assert counts[intent] >= 60, intent
+    lines = (DATA_DIR / "intents_extra.jsonl").read_text(encoding="utf-8").splitlines()
+    langs = Counter(json.loads(line)["lang"] for line in lines)
+    assert langs["es"] >= 4 and langs["fr"] >= 4
+    severity = load_labeled_file(DATA_DIR / "severity.jsonl", TAX)
+    assert len(severity) >= 150
+    assert set(Counter(round(e.severity or 0) for e in severity)) == {1, 2, 3, 4, 5}
+    assert all(e.sentiment is not None for e in severity)
+    plain = load_labeled_file(DATA_DIR / "intents_natural.jsonl", TAX)
+    assert set(Counter(e.intent for e in plain).values()) == {10}
+    assert len(Counter(e.intent for e in plain)) == 27
+    natural = load_labeled_file(DATA_DIR / "natural_eval.jsonl", TAX)
+    assert {e.intent for e in natural} == set(TAX.intents)
+    trained = {dedup_key(e.text) for e in extra + plain}
+    assert not {dedup_key(e.text) for e in natural} & trained
+    assert (DATA_DIR / "SEVERITY_RUBRIC.md").read_text().count("What makes a 5") == 1
+
+
+@pytest.fixture(scope="module")
+def corpus_and_config(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, CorpusConfig]:
+    shop = tmp_path_factory.mktemp("shop") / "shop.jsonl"
+    shop.write_text(
+        "\n".join(
+            json.dumps({"text": f"my parcel number {i} went missing", "intent": "track_order"})
+            for i in range(20)
+        )
+    )
+    config = CorpusConfig(
+        Settings().shared_data_dir,
+        TAX,
+        max_train_per_intent=60,
+        max_eval_per_intent=10,
+        clinc_negatives_per_intent=1,
+        max_tickets_train=100,
+        max_heldout=300,
+        extra_files=[shop],
+    )
+    return build_corpus(config), config
+
+
+def test_corpus_has_no_evaluation_row_in_training(
+    corpus_and_config: tuple[object, CorpusConfig],
+) -> None:
+    from classifiers.corpus import Corpus
+
+    corpus, _ = corpus_and_config
+    assert isinstance(corpus, Corpus)
+    train = {dedup_key(e.text) for e in corpus.splits.train}
+    for rows in [corpus.splits.val, corpus.splits.test, *corpus.heldout.values()]:
+        assert not train & {dedup_key(e.text) for e in rows}
+    assert set(corpus.heldout) == {"bitext_8k", "tickets_heldout", "clinc_oos_test", "natural"}
+    assert len(corpus.heldout["tickets_heldout"]) == 300
+    intents = Counter(e.intent for e in corpus.splits.train)
+    assert set(intents) - {None} == set(TAX.intents)
+    assert min(n for i, n in intents.items() if i is not None) >= 200  # upsampled
+    assert all(e.severity is not None and e.sentiment for e in corpus.splits.train)
+    assert any(e.source == "shop" for e in corpus.splits.train)
+
+
+def test_corpus_records_source_hashes(corpus_and_config: tuple[object, CorpusConfig]) -> None:
+    from classifiers.corpus import Corpus
+
+    corpus, _ = corpus_and_config
+    assert isinstance(corpus, Corpus)
+    names = {Path(p).name for p in corpus.sources}
+    assert "TrainingdatasetBitextsample.csv" in names and "shop.jsonl" in names
+    assert all(len(s["sha256"]) == 64 for s in corpus.sources.values())
