@@ -244,7 +244,11 @@ def markdown_tables(report: dict[str, Any]) -> str:
             )
         )
     if "distillation" in ablations:
-        out += ["", "## Distillation: the 3-layer student (bitext)", ""]
+        out += [
+            "",
+            "## Distillation: the 3-layer student (bitext, one epoch each, same budget)",
+            "",
+        ]
         rows = [
             [
                 name,
