@@ -169,8 +169,12 @@ def bench_command(
         ),
     ] = "tfidf_lr,bilstm,frozen_minilm_lr,minilm_torch,minilm_onnx_int8,student_onnx_int8",
     ablations: Annotated[
-        bool, typer.Option(help="Also run multi-task vs separate, and the student variants.")
-    ] = True,
+        str,
+        typer.Option(
+            help="Comma-separated: multitask (multi-task vs separate heads), distillation (the "
+            "student's initialisation and loss); 'none' for neither."
+        ),
+    ] = "multitask,distillation",
     threads: Annotated[int, typer.Option(help="Threads for the latency measurements.")] = 1,
     smoke: Annotated[
         bool, typer.Option("--smoke", help="Tiny subsets, one epoch: checks the code only.")
@@ -189,18 +193,25 @@ def bench_command(
 ) -> None:
     """Tables 1-4 (accuracy, latency, training cost, severity MAE) for six models on Bitext,
     BANKING77 and CLINC150, McNemar tests and ablations; reports/classifiers_bench.{md,json,html}."""
-    from classifiers.bench import MODELS, TASKS, default_config, run_benchmark
+    from classifiers.bench import ABLATIONS, MODELS, TASKS, default_config, run_benchmark
     from classifiers.report import markdown_tables
 
     task_list = tuple(t.strip() for t in tasks.split(",") if t.strip())
     model_list = tuple(m.strip() for m in models.split(",") if m.strip())
-    unknown = [t for t in task_list if t not in TASKS] + [m for m in model_list if m not in MODELS]
+    ablation_list = tuple(
+        a.strip() for a in ablations.split(",") if a.strip() and a.strip() != "none"
+    )
+    unknown = (
+        [t for t in task_list if t not in TASKS]
+        + [m for m in model_list if m not in MODELS]
+        + [a for a in ablation_list if a not in ABLATIONS]
+    )
     if unknown:
-        raise typer.BadParameter(f"unknown task or model: {unknown}")
+        raise typer.BadParameter(f"unknown task, model or ablation: {unknown}")
     overrides: dict[str, object] = {
         "tasks": task_list,
         "models": model_list,
-        "ablations": ablations,
+        "ablations": ablation_list,
         "threads": threads,
         "smoke": smoke,
         "fresh": fresh,

@@ -36,6 +36,8 @@ def test_train_reports_a_malformed_shop_file(tmp_path: Path) -> None:
 def test_bench_rejects_unknown_names() -> None:
     result = runner.invoke(app, ["bench", "classifiers", "--tasks", "imdb"])
     assert result.exit_code != 0 and "imdb" in result.output
+    result = runner.invoke(app, ["bench", "classifiers", "--ablations", "pruning"])
+    assert result.exit_code != 0 and "pruning" in result.output
 
 
 def test_train_if_missing_keeps_an_existing_model(tmp_path: Path) -> None:
