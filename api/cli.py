@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from agent.cli import chat_command
+from agent.llm_cli import app as llm_app
 from classifiers.cli import bench_command, train_command
 from knowledge.cli import app as kb_app
 from tools.cli import StoreOption
@@ -18,10 +21,12 @@ app = typer.Typer(
 )
 app.add_typer(shop_app, name="shop")
 app.add_typer(kb_app, name="kb")
+app.add_typer(llm_app, name="llm")
 
 bench_app = typer.Typer(help="Benchmarks that print numbers and write reports/.")
 app.add_typer(bench_app, name="bench")
 app.command("train")(train_command)
+app.command("chat")(chat_command)
 bench_app.command("classifiers")(bench_command)
 
 
@@ -73,6 +78,41 @@ def bench_retrieval(
         latency_queries=latency_queries,
         amazon_questions=amazon_questions,
     )
+
+
+@bench_app.command("agent")
+def bench_agent(
+    out: Annotated[str, typer.Option(help="Where the JSON report goes.")] = "reports/bench.json",
+    repeats: Annotated[int, typer.Option(help="Times each conversation is replayed.")] = 5,
+    llm: Annotated[
+        str, typer.Option("--llm", help="none, local (the embedded llama.cpp model) or openai.")
+    ] = "none",
+) -> None:
+    """Per-turn latency of the agent by node, p50/p95, and its memory (and the LLM server's)."""
+    from evals.bench_agent import main
+
+    if llm not in ("none", "local", "openai"):
+        raise typer.BadParameter(f"--llm must be none, local or openai, not {llm!r}")
+    main(out=out, repeats=repeats, llm=llm)
+
+
+@bench_app.command("routing")
+def bench_routing(
+    out: Annotated[str, typer.Option(help="Where the JSON report goes.")] = "reports/bench.json",
+    messages: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Labeled messages (JSONL or CSV: text, intent), repeatable; default: held-out sets."
+        ),
+    ] = None,
+    min_confidence: Annotated[
+        float | None, typer.Option(help="Confidence threshold to report (default: the setting).")
+    ] = None,
+) -> None:
+    """Goal accuracy of the classifier, the keyword cues and their orderings (which picks the goal)."""
+    from evals.goal_routing import main
+
+    main(out=out, messages=messages or (), min_confidence=min_confidence)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Shared fixtures: real stores on SQLite and on the local PostgreSQL, seeded from the tau2 retail data.
+"""Shared fixtures: real stores on SQLite and on the local PostgreSQL, seeded from the tau2 retail data,
+and one tiny classifier trained per test session.
 
 Each test gets its own database cloned from a migrated, seeded template (a file copy on SQLite,
 ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL), so tests are isolated and fast.
@@ -12,6 +13,10 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+# Before torch loads: on shared cores, spinning OpenMP threads slow training several times.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import psycopg
 import pytest
@@ -19,6 +24,9 @@ import pytest
 from tools.settings import Settings
 from tools.store import Store
 from tools.tau2 import import_tau2
+
+if TYPE_CHECKING:
+    from classifiers.pipeline import TrainResult
 
 REPO = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get(
@@ -125,3 +133,32 @@ def empty_store(store_factory: StoreFactory) -> Iterator[Store]:
     store = store_factory("empty")
     yield store
     store.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty database on the local PostgreSQL (started if down), dropped after the test."""
+    _ensure_postgres()
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    _pg_admin(f'CREATE DATABASE "{name}"')
+    yield f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# The test preset with twice its Bitext rows plus our own labeled files (return, exchange and
+# availability wording, plain customer phrasing), each once: enough for the agent's flows to be driven
+# by what the classifier reads, for about twice the preset's training time.
+TINY_CORPUS = {"own_files": True, "own_repeat": 1, "max_train_per_intent": 24}
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
+    """A tiny classifier trained once per test session (about 1,300 rows, two short epochs) on
+    the real packaged MiniLM and the real datasets, shared by the classifier and agent tests."""
+    from classifiers.pipeline import train_classifier
+
+    return train_classifier(
+        "test",
+        output_dir=tmp_path_factory.mktemp("models") / "classifier",
+        corpus_overrides=TINY_CORPUS,
+    )

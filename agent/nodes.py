@@ -1,0 +1,1070 @@
+"""The graph's nodes. Each reads the state and ``Runtime[Context]`` and returns the fields it changes.
+
+Business rules stay in ``tools/``: flows call the tools through ``tools.registry.invoke`` with a
+``ToolContext`` built from the verified identity in state, and ask the tools themselves whether a write
+is allowed (an unconfirmed call is checked and refused before it needs a confirmation).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, RemoveMessage
+from langgraph.config import get_config
+from langgraph.runtime import Runtime
+from langgraph.types import interrupt
+
+from agent.context import Context
+from agent.guardrails import agent_logger, check_grounding, order_ids
+from agent.language import detect_language
+from agent.services import Services, resolve
+from agent.state import Pending, State, ToolCall, Understanding
+from agent.templates import render
+from agent.understanding import (
+    ACCOUNT_GOALS,
+    cancel_reason,
+    choose_goal,
+    describe_options,
+    format_address,
+    goal_cue,
+    match_items,
+    named_option_values,
+    parse_address,
+    pick_variant,
+    refund_choice,
+    suspicious,
+    yes_no,
+)
+from tools.context import ToolContext
+from tools.errors import ConfirmationRequiredError, NotAuthenticatedError
+from tools.registry import ToolOutcome, invoke
+
+log = agent_logger()
+Update = dict[str, Any]
+
+RISKY_TOOLS = frozenset({"return_delivered_order_items", "exchange_delivered_order_items"})
+_DONE_TEMPLATES = {
+    "cancel_pending_order": "done_cancel",
+    "return_delivered_order_items": "done_return",
+    "exchange_delivered_order_items": "done_exchange",
+    "modify_pending_order_address": "done_address",
+}
+
+
+def _text(message: AnyMessage) -> str:
+    content = message.content
+    return content if isinstance(content, str) else " ".join(str(c) for c in content)
+
+
+def _last_user_text(state: State) -> str:
+    for message in reversed(state.messages):
+        if isinstance(message, HumanMessage):
+            return _text(message)
+    return ""
+
+
+def _thread_id() -> str | None:
+    try:
+        value = get_config().get("configurable", {}).get("thread_id")
+    except RuntimeError:
+        return None
+    return str(value) if value is not None else None
+
+
+class Turn:
+    """Tool calls of one node run, made with the conversation's verified identity."""
+
+    def __init__(self, state: State, services: Services) -> None:
+        self.state = state
+        self.services = services
+        self.calls: list[ToolCall] = list(state.tool_calls)
+        self.notes: list[str] = list(state.notes)
+        self.ctx = ToolContext(
+            services.store,
+            customer_id=state.customer_id,
+            actor="agent",
+            conversation_id=_thread_id(),
+        )
+
+    def call(
+        self, name: str, arguments: Mapping[str, Any], *, confirm: str | None = None
+    ) -> ToolOutcome:
+        args = dict(arguments)
+        ctx = self.ctx.confirm(name, args, confirm) if confirm else self.ctx
+        outcome = invoke(ctx, name, args)
+        self.calls.append(ToolCall(name=name, arguments=args, ok=outcome.ok, result=outcome.text))
+        return outcome
+
+    def value(self, name: str, arguments: Mapping[str, Any]) -> Any:
+        outcome = self.call(name, arguments)
+        return outcome.value if outcome.ok else None
+
+    def update(self, **fields: Any) -> Update:
+        return {"tool_calls": self.calls, "notes": self.notes, **fields}
+
+
+# ---------------------------------------------------------------------------------------- ingest
+
+
+def ingest(state: State, runtime: Runtime[Context]) -> Update:
+    """Start a turn: language, channel identity, per-turn fields reset, history capped."""
+    ctx = runtime.context
+    text = _last_user_text(state)
+    log.info("turn %s: %s", state.turn + 1, text)
+    update: Update = {
+        "turn": state.turn + 1,
+        "tool_calls": [],
+        "passages": [],
+        "notes": [],
+        "draft": "",
+        "llm_draft": "",
+        "reply": "",
+        "grounded": True,
+        "llm_used": False,
+        "escalation_reasons": [],
+        "route": None,
+        "language": detect_language(text, state.language),  # type: ignore[arg-type]
+    }
+    if state.customer_id is None and ctx.verified_customer_id:
+        update["customer_id"] = ctx.verified_customer_id
+    if len(state.messages) > ctx.history_messages:
+        old = list(state.messages)[: len(state.messages) - ctx.history_messages]
+        update["messages"] = [RemoveMessage(id=m.id) for m in old if m.id]
+        update["summary"] = _summarise(state.summary, old, resolve(ctx))
+    return update
+
+
+def _summarise(previous: str, messages: list[AnyMessage], services: Services) -> str:
+    llm = services.llm
+    written = llm.summarise(messages) if llm is not None else None
+    if written is None:
+        written = "\n".join(f"{m.type}: {_text(m)[:160]}" for m in messages)
+    # Bounded: the newest lines of the running summary are the ones worth keeping.
+    return f"{previous}\n{written}".strip()[-4000:]
+
+
+# ------------------------------------------------------------------------------------ understand
+
+
+def understand(state: State, runtime: Runtime[Context]) -> Update:
+    """Intent, confidence, out-of-scope, severity, sentiment and entities of the latest message."""
+    ctx = runtime.context
+    if state.mode == "handed_off":
+        return {}
+    text = _last_user_text(state)
+    classifier = resolve(ctx).classifier
+    if classifier is not None:
+        p = classifier.predict(text)
+        u = Understanding(
+            intent=p.intent,
+            confidence=round(p.confidence, 4),
+            out_of_scope=p.out_of_scope,
+            severity=round(p.severity, 3),
+            severity_level=p.severity_level,
+            sentiment=p.sentiment,
+            sentiment_score=round(p.sentiment_score, 4),
+            entities=[{"type": e.type, "value": e.value} for e in p.entities],
+            cue=None,
+            goal=None,
+        )
+    else:
+        from classifiers import extract_entities
+
+        u = Understanding(
+            intent="unknown",
+            confidence=0.0,
+            out_of_scope=False,
+            severity=1.0,
+            severity_level=1,
+            sentiment="neutral",
+            sentiment_score=0.0,
+            entities=[{"type": e.type, "value": e.value} for e in extract_entities(text)],
+            cue=None,
+            goal=None,
+        )
+    cue = goal_cue(text)
+    goal = choose_goal(
+        cue, u["intent"], u["confidence"], u["out_of_scope"], ctx.min_confidence, state.language
+    )
+    u["cue"], u["goal"] = cue, goal
+    return {"understanding": u}
+
+
+def _entity(u: Understanding | None, kind: str) -> str | None:
+    entities: list[dict[str, Any]] = u["entities"] if u is not None else []
+    for entity in entities:
+        if entity["type"] == kind:
+            return str(entity["value"])
+    return None
+
+
+# ----------------------------------------------------------------------------------------- route
+
+
+def route(state: State, runtime: Runtime[Context]) -> Update:
+    """Decide the turn: escalate, authenticate, clarify, retrieve or act (deterministic policy)."""
+    ctx = runtime.context
+    if state.mode == "handed_off":
+        return {"route": "silent"}
+    u = state.understanding
+    assert u is not None
+    text = _last_user_text(state)
+    reasons: list[str] = []
+    abuse = suspicious(text)
+    if abuse:
+        reasons.append(abuse)
+    # A message that answers what we asked (a detail, a yes or no) is read for that answer: the
+    # classifier's sentiment and intent on "I ordered it by mistake" or an e-mail address say little
+    # about the customer's mood or wishes, so only their words (a request for a human) escalate it.
+    answering = _answers(state, text, u)
+    if u["cue"] == "human" or (u["goal"] == "human" and not answering):
+        reasons.append("customer_asked_for_human")
+    if u["severity_level"] >= ctx.severity_escalation:
+        reasons.append(f"severity_{u['severity_level']}")
+    if u["sentiment_score"] <= ctx.negative_sentiment and not answering:
+        reasons.append("negative_sentiment")
+    goal = state.goal
+    new_goal = u["goal"]
+    # While we wait for an answer, only the customer's explicit words change the subject.
+    if (
+        state.awaiting
+        and goal
+        and (_fills(state.awaiting, text, u) or u["cue"] not in _STRONG_CUES)
+    ):
+        new_goal = None
+    slots = dict(state.slots)
+    update: Update = {}
+    pending = state.pending
+    if pending is not None:
+        answer = yes_no(text)
+        if answer is None and new_goal not in (None, goal):
+            pending = None  # the customer moved on: nothing is confirmed by silence
+            update["pending"] = None
+        elif not reasons:
+            return {"route": "act" if answer is not None else "clarify"}
+    if new_goal is not None and new_goal != goal and new_goal != "human":
+        # A new goal keeps the order the customer was talking about.
+        slots = {k: v for k, v in slots.items() if k == "order_id"}
+        goal = new_goal
+        update.update(goal=goal, awaiting=None, clarified=False)
+    order_id = _entity(u, "order_id")
+    if order_id:
+        slots["order_id"] = order_id
+    update["slots"] = slots
+    if goal == "complaint" and state.customer_id and not reasons:
+        spend = state.lifetime_spend
+        if spend is None:
+            spend = _lifetime_spend(Turn(state, resolve(ctx)))
+            update["lifetime_spend"] = spend
+        if spend >= ctx.vip_spend:
+            reasons.append("vip_complaint")
+    if goal and state.failures.get(goal, 0) >= 2:
+        reasons.append(f"repeated_failure:{goal}")
+    if reasons:
+        return {**update, "route": "escalate", "escalation_reasons": reasons}
+    if goal is None or (new_goal is None and state.awaiting is None and pending is None):
+        plan = _plan(state, resolve(ctx))
+        if plan is not None:
+            return {**update, "route": "act", "slots": {**slots, "plan": plan}, "clarified": False}
+        if state.clarified:
+            why = "out_of_scope" if u["out_of_scope"] else "low_confidence"
+            return {**update, "route": "escalate", "escalation_reasons": [why]}
+        return {**update, "route": "clarify", "clarified": True, "goal": None}
+    if goal == "policy":
+        return {**update, "route": "retrieve"}
+    if goal in ACCOUNT_GOALS and state.customer_id is None:
+        return {**update, "route": "authenticate"}
+    if goal == "complaint":
+        return {**update, "route": "clarify", "goal": None}
+    return {**update, "route": "act"}
+
+
+_STRONG_CUES = frozenset(
+    {"cancel_order", "return_item", "exchange_item", "change_address", "refund_status", "policy"}
+)
+
+
+def _answers(state: State, text: str, u: Understanding) -> bool:
+    """Whether the message answers the question the last reply asked: a slot or a confirmation."""
+    if state.pending is not None:
+        return yes_no(text) is not None
+    return bool(state.awaiting and state.goal and _fills(state.awaiting, text, u))
+
+
+def _fills(awaiting: str, text: str, u: Understanding) -> bool:
+    """Whether the message answers the question we asked."""
+    if awaiting == "identity":
+        return any(_entity(u, kind) for kind in ("email", "name", "zip_code"))
+    if awaiting == "order_id":
+        return _entity(u, "order_id") is not None
+    if awaiting == "reason":
+        return cancel_reason(text) is not None
+    if awaiting == "refund":
+        return refund_choice(text) is not None
+    if awaiting == "address":
+        return parse_address(text) is not None
+    return False
+
+
+def _plan(state: State, services: Services) -> dict[str, Any] | None:
+    llm = services.llm
+    if llm is None:
+        return None
+    plan = llm.plan(list(state.messages), state.customer_id)
+    return plan.model_dump() if plan is not None else None
+
+
+def _lifetime_spend(turn: Turn) -> float:
+    """Payments less refunds over the verified customer's orders, in dollars."""
+    user = turn.value("get_user_details", {"user_id": turn.state.customer_id})
+    total = 0.0
+    for order_id in (user or {}).get("orders", []):
+        order = turn.value("get_order_details", {"order_id": order_id}) or {}
+        for t in order.get("payment_history", []):
+            sign = 1 if t["transaction_type"] == "payment" else -1
+            total += sign * float(t["amount"])
+    return round(total, 2)
+
+
+def after_route(state: State) -> str:
+    return "__end__" if state.route == "silent" else str(state.route)
+
+
+# ---------------------------------------------------------------------------------- authenticate
+
+
+def authenticate(state: State, runtime: Runtime[Context]) -> Update:
+    """Verify the customer by email, or by first name, last name and zip (the tau2 policy)."""
+    turn = Turn(state, resolve(runtime.context))
+    u = state.understanding
+    text = _last_user_text(state)
+    lang = state.language
+    email = _entity(u, "email")
+    name = _entity(u, "name")
+    zip_code = _entity(u, "zip_code")
+    outcome: ToolOutcome | None = None
+    if email:
+        outcome = turn.call("find_user_id_by_email", {"email": email})
+    elif name and zip_code and len(name.split()) >= 2:
+        first, *rest = name.split()
+        outcome = turn.call(
+            "find_user_id_by_name_zip",
+            {"first_name": first, "last_name": " ".join(rest), "zip": zip_code},
+        )
+    if outcome is None:
+        return turn.update(draft=render("ask_identity", lang), awaiting="identity")
+    if not outcome.ok:
+        failures = {**state.failures, "authenticate": state.failures.get("authenticate", 0) + 1}
+        if failures["authenticate"] >= 2:
+            return turn.update(
+                failures=failures,
+                route="escalate",
+                escalation_reasons=["repeated_failure:authenticate"],
+            )
+        return turn.update(
+            draft=render("auth_failed", lang), awaiting="identity", failures=failures
+        )
+    log.info("verified %s", text)
+    customer_id = str(outcome.value)
+    failures = {k: v for k, v in state.failures.items() if k != "authenticate"}
+    resumes = state.goal in ACCOUNT_GOALS
+    return turn.update(
+        customer_id=customer_id,
+        failures=failures,
+        awaiting=None,
+        route="act" if resumes else "authenticate",
+        draft="" if resumes else render("auth_ok", lang),
+    )
+
+
+def after_authenticate(state: State) -> str:
+    if state.route == "escalate":
+        return "escalate"
+    return "act" if state.route == "act" else "respond"
+
+
+# --------------------------------------------------------------------------------------- clarify
+
+
+def clarify(state: State, runtime: Runtime[Context]) -> Update:
+    """Ask: to rephrase, to answer yes or no, or what went wrong (complaints)."""
+    lang = state.language
+    if state.pending is not None:
+        return {"draft": render("confirm_reask", lang, summary=state.pending["summary"])}
+    u = state.understanding
+    if u is not None and u["goal"] == "complaint":
+        return {"draft": render("complaint", lang)}
+    return {"draft": render("rephrase", lang)}
+
+
+# -------------------------------------------------------------------------------------- retrieve
+
+
+def retrieve(state: State, runtime: Runtime[Context]) -> Update:
+    """Answer a policy question from the knowledge base, quoting and citing the best passage."""
+    ctx = runtime.context
+    lang = state.language
+    kb = resolve(ctx).kb
+    text = _last_user_text(state)
+    done: Update = {"goal": None, "slots": {}, "awaiting": None}
+    if kb is None:
+        return {**done, "draft": render("no_info", lang)}
+    result = kb.search(text, k=ctx.top_k)
+    passages = [
+        {
+            "ref": p.citation.ref,
+            "title": p.citation.title,
+            "text": p.text,
+            "score": p.citation.score,
+        }
+        for p in result.passages
+    ]
+    if not result.covered or not passages:
+        return {**done, "passages": passages, "draft": render("no_info", lang)}
+    best = passages[0]
+    return {
+        **done,
+        "passages": passages,
+        "draft": render("policy", lang, excerpt=_excerpt(str(best["text"])), ref=best["ref"]),
+    }
+
+
+def _excerpt(text: str, limit: int = 320) -> str:
+    # Passages start with their breadcrumb line ("Doc > Section"); the quote is the body.
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    body = " ".join(lines[1:] if len(lines) > 1 else lines)
+    if len(body) <= limit:
+        return body
+    cut = body[:limit]
+    end = max(cut.rfind(". "), cut.rfind("? "), cut.rfind("! "))
+    return cut[: end + 1] if end > limit // 3 else cut.rsplit(" ", 1)[0] + "..."
+
+
+# ------------------------------------------------------------------------------------------- act
+
+
+def act(state: State, runtime: Runtime[Context]) -> Update:
+    """Run the current goal's flow with the tools: gather slots, ask for confirmation, write."""
+    ctx = runtime.context
+    turn = Turn(state, resolve(ctx))
+    if state.pending is not None:
+        return _confirmed(state, turn, ctx)
+    plan = state.slots.get("plan")
+    if isinstance(plan, dict):
+        return _planned(state, turn, plan)
+    flow = _FLOWS.get(state.goal or "")
+    if flow is None:
+        return turn.update(draft=render("rephrase", state.language))
+    return flow(state, turn)
+
+
+def after_act(state: State) -> str:
+    return "escalate" if state.route == "escalate" else "respond"
+
+
+def _fail(state: State, turn: Turn, draft: str, **fields: Any) -> Update:
+    goal = state.goal or "unknown"
+    failures = {**state.failures, goal: state.failures.get(goal, 0) + 1}
+    update = turn.update(draft=draft, failures=failures, **fields)
+    if failures[goal] >= 2:
+        update.update(route="escalate", escalation_reasons=[f"repeated_failure:{goal}"])
+    return update
+
+
+def _done(turn: Turn, draft: str) -> Update:
+    # The order stays remembered: "and can I return it?" is about the same one.
+    order_id = turn.state.slots.get("order_id")
+    slots = {"order_id": order_id} if order_id else {}
+    return turn.update(draft=draft, goal=None, slots=slots, awaiting=None, pending=None)
+
+
+def _refused(state: State, turn: Turn, outcome: ToolOutcome, **fields: Any) -> Update:
+    """A tool said no: explain its reason; never look for a way around the rule."""
+    if isinstance(outcome.error, NotAuthenticatedError):
+        return turn.update(draft=render("ask_identity", state.language), awaiting="identity")
+    reason = outcome.error.message if outcome.error else outcome.text
+    return _fail(state, turn, render("refused", state.language, reason=reason), **fields)
+
+
+def _order(state: State, turn: Turn) -> tuple[dict[str, Any] | None, Update | None]:
+    """The order the customer means (asked for when unknown), with its details."""
+    lang = state.language
+    order_id = state.slots.get("order_id")
+    if not order_id:
+        user = turn.value("get_user_details", {"user_id": state.customer_id}) or {}
+        orders = list(user.get("orders", []))
+        if len(orders) == 1:
+            order_id = orders[0]
+        else:
+            listed = render("your_orders", lang, orders=", ".join(orders)) if orders else ""
+            ask = render("ask_order_id", lang, orders=listed)
+            return None, turn.update(draft=ask, awaiting="order_id")
+    outcome = turn.call("get_order_details", {"order_id": order_id})
+    if not outcome.ok:
+        slots = {k: v for k, v in state.slots.items() if k != "order_id"}
+        if isinstance(outcome.error, NotAuthenticatedError):
+            return None, turn.update(draft=render("ask_identity", lang), awaiting="identity")
+        draft = render("order_not_found", lang, order_id=order_id)
+        return None, _fail(state, turn, draft, slots=slots, awaiting="order_id")
+    order: dict[str, Any] = outcome.value
+    return order, None
+
+
+def _ask_confirmation(
+    state: State, turn: Turn, tool: str, arguments: dict[str, Any], summary: str, amount: float
+) -> Update:
+    """Check the write with the tools first; only an allowed one is put to the customer."""
+    probe = turn.call(tool, arguments)
+    if not isinstance(probe.error, ConfirmationRequiredError):
+        return _refused(state, turn, probe)
+    pending = Pending(
+        tool=tool,
+        arguments=arguments,
+        confirmation_id=uuid.uuid4().hex,
+        summary=summary,
+        amount=round(amount, 2),
+        approved=False,
+    )
+    return turn.update(draft=summary, pending=pending, awaiting="confirmation")
+
+
+def _confirmed(state: State, turn: Turn, ctx: Context) -> Update:
+    """The customer answered a confirmation question (and, for a risky write, a human decided)."""
+    lang = state.language
+    pending = state.pending
+    assert pending is not None
+    answer = yes_no(_last_user_text(state))
+    if not answer:
+        return _done(turn, render("declined", lang))
+    if (
+        pending["tool"] in RISKY_TOOLS
+        and pending["amount"] > ctx.risky_amount
+        and not pending["approved"]
+    ):
+        # Pauses the run until a human answers; nothing above this line has side effects, because the
+        # node runs again from the start when the run resumes.
+        decision = interrupt(
+            {
+                "kind": "approval",
+                "tool": pending["tool"],
+                "arguments": pending["arguments"],
+                "amount": pending["amount"],
+                "summary": pending["summary"],
+                "customer_id": state.customer_id,
+            }
+        )
+        verdict = (
+            str((decision or {}).get("action", "reject"))
+            if isinstance(decision, dict)
+            else str(decision)
+        )
+        if verdict == "reject":
+            why = str(decision.get("reason", "")) if isinstance(decision, dict) else ""
+            return _done(turn, render("approval_rejected", lang, reason=f" ({why})" if why else ""))
+        if verdict == "edit":
+            edits = dict(decision.get("arguments", {})) if isinstance(decision, dict) else {}
+            arguments = {**pending["arguments"], **edits}
+            summary = _generic_summary(pending["tool"], arguments)
+            update = _ask_confirmation(
+                state, turn, pending["tool"], arguments, summary, pending["amount"]
+            )
+            if update.get("pending"):
+                update["pending"] = Pending(**{**update["pending"], "approved": True})  # type: ignore[typeddict-item]
+                update["draft"] = render("approval_edited", lang, summary=summary)
+            return update
+        pending = Pending(**{**pending, "approved": True})
+    outcome = turn.call(pending["tool"], pending["arguments"], confirm=pending["confirmation_id"])
+    if not outcome.ok:
+        return _refused(state, turn, outcome, pending=None, awaiting=None)
+    return _done(turn, _done_text(state, turn, pending, outcome.value))
+
+
+def _done_text(state: State, turn: Turn, pending: Pending, result: Any) -> str:
+    lang = state.language
+    args = pending["arguments"]
+    key = _DONE_TEMPLATES.get(pending["tool"])
+    order_id = args.get("order_id", "")
+    if key == "done_cancel":
+        refunds = [
+            render("refund_note", lang, amount=f"{t['amount']:.2f}", pm=t["payment_method_id"])
+            for t in result.get("payment_history", [])
+            if t["transaction_type"] == "refund"
+        ]
+        return render(key, lang, order_id=order_id, refunds=" ".join(refunds))
+    if key == "done_return":
+        items = ", ".join(state.slots.get("item_names", [])) or ", ".join(args["item_ids"])
+        turn.notes.append(f"refund total {pending['amount']:.2f}")
+        return render(
+            key, lang, order_id=order_id, items=items, amount=f"{pending['amount']:.2f}",
+            pm=args["payment_method_id"],
+        )  # fmt: skip
+    if key == "done_address":
+        return render(key, lang, order_id=order_id, address=format_address(args))
+    if key == "done_exchange":
+        return render(key, lang, order_id=order_id)
+    return render("found", lang, summary=_brief(result)) if key is None else ""
+
+
+# Flows ----------------------------------------------------------------------------------------
+
+
+def _track(state: State, turn: Turn) -> Update:
+    order, asked = _order(state, turn)
+    if asked is not None:
+        return asked
+    assert order is not None
+    lang = state.language
+    tracked = turn.value("track_order", {"order_id": order["order_id"]}) or {}
+    text = render("order_status", lang, order_id=order["order_id"], status=order["status"])
+    for shipment in tracked.get("shipments", []):
+        tracking = ", ".join(shipment.get("tracking_ids", []))
+        if shipment.get("shipped_on") and shipment.get("carrier"):
+            text += render(
+                "shipment", lang, carrier=shipment["carrier"], tracking=tracking,
+                shipped=shipment["shipped_on"],
+            )  # fmt: skip
+        elif tracking:
+            text += render("tracking_only", lang, tracking=tracking)
+        if shipment.get("delivered_on"):
+            text += render("delivered_on", lang, date=shipment["delivered_on"])
+        elif shipment.get("estimated_delivery"):
+            text += render("eta", lang, date=shipment["estimated_delivery"])
+    if not tracked.get("shipments") and order["status"] == "pending":
+        text += render("not_shipped", lang)
+    return _done(turn, text)
+
+
+def _refund_status(state: State, turn: Turn) -> Update:
+    order, asked = _order(state, turn)
+    if asked is not None:
+        return asked
+    assert order is not None
+    lang = state.language
+    result = turn.value("get_refund_status", {"order_id": order["order_id"]}) or {}
+    refunds = result.get("refunds", [])
+    if not refunds:
+        return _done(
+            turn, render("no_refund", lang, order_id=order["order_id"], status=order["status"])
+        )
+    lines = "; ".join(
+        render(
+            "refund_line",
+            lang,
+            amount=f"{r['amount']:.2f}",
+            pm=r["payment_method_id"],
+            status=r["status"],
+            date=r.get("expected_by") or r["requested_on"],
+        )  # fmt: skip
+        for r in refunds
+    )
+    return _done(turn, render("refunds", lang, order_id=order["order_id"], lines=lines))
+
+
+def _items_text(items: list[Mapping[str, Any]]) -> str:
+    return "; ".join(
+        f"{i['name']} ({describe_options(i.get('options', {}))}) {i['item_id']}" for i in items
+    )
+
+
+def _cancel(state: State, turn: Turn) -> Update:
+    order, asked = _order(state, turn)
+    if asked is not None:
+        return asked
+    assert order is not None
+    lang = state.language
+    order_id = order["order_id"]
+    slots = {**state.slots, "order_id": order_id}
+    reason = cancel_reason(_last_user_text(state)) or slots.get("reason")
+    if reason is None:
+        # Ask the tools whether this order can be cancelled at all before asking why.
+        probe = turn.call(
+            "cancel_pending_order", {"order_id": order_id, "reason": "no longer needed"}
+        )
+        if not isinstance(probe.error, ConfirmationRequiredError):
+            return _refused(state, turn, probe)
+        return turn.update(
+            draft=render("ask_cancel_reason", lang, order_id=order_id),
+            slots=slots,
+            awaiting="reason",
+        )
+    slots["reason"] = reason
+    items = ", ".join(i["name"] for i in order["items"])
+    summary = render("confirm_cancel", lang, order_id=order_id, items=items, reason=reason)
+    paid = sum(
+        float(t["amount"])
+        for t in order.get("payment_history", [])
+        if t["transaction_type"] == "payment"
+    )
+    update = _ask_confirmation(
+        state, turn, "cancel_pending_order", {"order_id": order_id, "reason": reason}, summary, paid
+    )
+    return {"slots": slots, **update}
+
+
+def _payment_methods(state: State, turn: Turn) -> dict[str, Any]:
+    user = turn.value("get_user_details", {"user_id": state.customer_id}) or {}
+    methods: dict[str, Any] = user.get("payment_methods", {})
+    return methods
+
+
+def _original_pm(order: Mapping[str, Any]) -> str | None:
+    for t in order.get("payment_history", []):
+        if t["transaction_type"] == "payment":
+            return str(t["payment_method_id"])
+    return None
+
+
+def _refund_target(
+    state: State, turn: Turn, order: Mapping[str, Any], choice: str | None
+) -> str | None:
+    original = _original_pm(order)
+    if choice == "gift_card":
+        cards = [
+            pid for pid, pm in _payment_methods(state, turn).items() if pm["source"] == "gift_card"
+        ]
+        return cards[0] if cards else original
+    return original if choice == "original" else None
+
+
+def _return(state: State, turn: Turn) -> Update:
+    order, asked = _order(state, turn)
+    if asked is not None:
+        return asked
+    assert order is not None
+    lang = state.language
+    text = _last_user_text(state)
+    order_id = order["order_id"]
+    slots = {**state.slots, "order_id": order_id}
+    if order["status"] != "delivered":
+        # Let the tool state the rule (only delivered orders are returned).
+        probe = turn.call(
+            "return_delivered_order_items",
+            {"order_id": order_id, "item_ids": [order["items"][0]["item_id"]],
+             "payment_method_id": _original_pm(order) or ""},
+        )  # fmt: skip
+        return _refused(state, turn, probe, slots={})
+    chosen = (
+        match_items(text, order["items"]) if state.awaiting in (None, "items", "order_id") else []
+    )
+    if chosen:
+        slots["item_ids"] = [i["item_id"] for i in chosen]
+        slots["item_names"] = [i["name"] for i in chosen]
+        slots["amount"] = round(sum(float(i["price"]) for i in chosen), 2)
+    if not slots.get("item_ids"):
+        if len(order["items"]) == 1:
+            only = order["items"][0]
+            slots.update(
+                item_ids=[only["item_id"]], item_names=[only["name"]], amount=float(only["price"])
+            )
+        else:
+            ask = render("ask_items", lang, order_id=order_id, action=render("verb_return", lang),
+                         items=_items_text(order["items"]))  # fmt: skip
+            return turn.update(draft=ask, slots=slots, awaiting="items")
+    choice = refund_choice(text) or slots.get("refund")
+    target = _refund_target(state, turn, order, choice)
+    if target is None:
+        cards = [
+            pid for pid, pm in _payment_methods(state, turn).items() if pm["source"] == "gift_card"
+        ]
+        gift = render("or_gift_card", lang, gift=cards[0]) if cards else ""
+        ask = render("ask_refund_method", lang, original=_original_pm(order), gift=gift)
+        return turn.update(draft=ask, slots=slots, awaiting="refund")
+    slots["refund"] = choice
+    turn.notes.append(f"refund total {slots['amount']:.2f}")
+    summary = render(
+        "confirm_return", lang, items=", ".join(slots["item_names"]), order_id=order_id,
+        amount=f"{slots['amount']:.2f}", pm=target,
+    )  # fmt: skip
+    args = {"order_id": order_id, "item_ids": slots["item_ids"], "payment_method_id": target}
+    update = _ask_confirmation(
+        state, turn, "return_delivered_order_items", args, summary, slots["amount"]
+    )
+    return {"slots": slots, **update}
+
+
+def _exchange(state: State, turn: Turn) -> Update:
+    order, asked = _order(state, turn)
+    if asked is not None:
+        return asked
+    assert order is not None
+    lang = state.language
+    text = _last_user_text(state)
+    order_id = order["order_id"]
+    slots = {**state.slots, "order_id": order_id}
+    items = order["items"]
+    if slots.get("item_id") is None:
+        chosen = match_items(text, items) if len(items) > 1 else items
+        if len(chosen) != 1:
+            ask = render("ask_items", lang, order_id=order_id, action=render("verb_exchange", lang),
+                         items=_items_text(items))  # fmt: skip
+            return turn.update(draft=ask, slots=slots, awaiting="items")
+        slots["item_id"] = chosen[0]["item_id"]
+    item = next((i for i in items if i["item_id"] == slots["item_id"]), None)
+    if item is None:
+        return _fail(state, turn, render("rephrase", lang), slots={})
+    product = turn.value("get_product_details", {"product_id": item["product_id"]}) or {}
+    variants = list(product.get("variants", {}).values())
+    wanted = {
+        k: v for k, v in named_option_values(text, variants).items()
+        if str(item["options"].get(k, "")).lower() != v.lower()
+    }  # fmt: skip
+    if not wanted:
+        others = [v for v in variants if v["item_id"] != item["item_id"] and v.get("available")]
+        example = describe_options(others[0]["options"]) if others else ""
+        ask = render("ask_variant", lang, item=item["name"],
+                     options=describe_options(item["options"]), example=example)  # fmt: skip
+        return turn.update(draft=ask, slots=slots, awaiting="variant")
+    variant = pick_variant(item, wanted, variants)
+    if variant is None:
+        available = "; ".join(
+            describe_options(v["options"]) for v in variants if v.get("available")
+        )
+        draft = render("no_variant", lang, item=item["name"], wanted=describe_options(wanted),
+                       available=available or "-")  # fmt: skip
+        return _fail(state, turn, draft, slots=slots, awaiting="variant")
+    target = _refund_target(state, turn, order, refund_choice(text) or "original") or ""
+    diff = round(float(variant["price"]) - float(item["price"]), 2)
+    turn.notes.append(f"price difference {diff:.2f} {abs(diff):.2f}")
+    summary = render(
+        "confirm_exchange", lang, item=item["name"], old=describe_options(item["options"]),
+        new=describe_options(variant["options"]), order_id=order_id, diff=f"{diff:.2f}", pm=target,
+    )  # fmt: skip
+    args = {
+        "order_id": order_id,
+        "item_ids": [item["item_id"]],
+        "new_item_ids": [variant["item_id"]],
+        "payment_method_id": target,
+    }
+    amount = max(float(item["price"]), float(variant["price"]))
+    update = _ask_confirmation(state, turn, "exchange_delivered_order_items", args, summary, amount)
+    return {"slots": slots, **update}
+
+
+def _change_address(state: State, turn: Turn) -> Update:
+    order, asked = _order(state, turn)
+    if asked is not None:
+        return asked
+    assert order is not None
+    lang = state.language
+    order_id = order["order_id"]
+    slots = {**state.slots, "order_id": order_id}
+    address = parse_address(_last_user_text(state)) or slots.get("address")
+    if address is None:
+        return turn.update(draft=render("ask_address", lang, order_id=order_id), slots=slots,
+                           awaiting="address")  # fmt: skip
+    slots["address"] = address
+    summary = render("confirm_address", lang, order_id=order_id, address=format_address(address))
+    args = {"order_id": order_id, **address}
+    update = _ask_confirmation(state, turn, "modify_pending_order_address", args, summary, 0.0)
+    return {"slots": slots, **update}
+
+
+def _availability(state: State, turn: Turn) -> Update:
+    lang = state.language
+    text = _last_user_text(state)
+    found = turn.value("search_products", {"query": text, "limit": 3}) or []
+    if not found:
+        return _done(turn, render("no_product", lang))
+    product_id = found[0]["product_id"]
+    product = turn.value("get_product_details", {"product_id": product_id}) or {}
+    wanted = named_option_values(text, list(product.get("variants", {}).values()))
+    result = turn.value("check_availability", {"product_id": product_id, "options": wanted}) or {}
+    name = result.get("name", found[0]["name"])
+    matching = render("matching", lang, options=describe_options(wanted)) if wanted else ""
+    in_stock = result.get("in_stock", [])
+    if not in_stock:
+        return _done(turn, render("out_of_stock", lang, name=name, matching=matching))
+    examples = "; ".join(
+        f"{describe_options(v['options'])} (${v['price']:.2f})" for v in in_stock[:3]
+    )
+    return _done(turn, render("in_stock", lang, name=name, count=len(in_stock), matching=matching,
+                              examples=examples))  # fmt: skip
+
+
+_FLOWS: dict[str, Callable[[State, Turn], Update]] = {
+    "track_order": _track,
+    "refund_status": _refund_status,
+    "cancel_order": _cancel,
+    "return_item": _return,
+    "exchange_item": _exchange,
+    "change_address": _change_address,
+    "availability": _availability,
+}
+
+
+def _brief(value: Any) -> str:
+    if isinstance(value, dict):
+        parts = [f"{k}: {v}" for k, v in value.items() if isinstance(v, str | int | float)]
+        return "; ".join(parts[:8])
+    return json.dumps(value, ensure_ascii=False)[:400]
+
+
+def _generic_summary(tool: str, arguments: Mapping[str, Any]) -> str:
+    shown = ", ".join(f"{k}={v}" for k, v in arguments.items())
+    return f"{tool}({shown}). Shall I go ahead? (yes/no)"
+
+
+def _planned(state: State, turn: Turn, plan: dict[str, Any]) -> Update:
+    """Carry out an LLM's validated plan: reads run, writes are put to the customer to confirm."""
+    lang = state.language
+    slots = {k: v for k, v in state.slots.items() if k != "plan"}
+    if plan["action"] == "reply":
+        return turn.update(
+            slots=slots, draft=render("rephrase", lang), llm_draft=plan["reply"] or ""
+        )
+    tool, arguments = str(plan["tool"]), dict(plan["arguments"])
+    from tools.registry import spec
+
+    if spec(tool).kind == "write":
+        update = _ask_confirmation(
+            state, turn, tool, arguments, _generic_summary(tool, arguments), 0.0
+        )
+        return {"slots": slots, **update}
+    outcome = turn.call(tool, arguments)
+    if not outcome.ok:
+        return _refused(state, turn, outcome, slots=slots)
+    return turn.update(slots=slots, draft=render("found", lang, summary=_brief(outcome.value)))
+
+
+# -------------------------------------------------------------------------------------- escalate
+
+
+def escalate(state: State, runtime: Runtime[Context]) -> Update:
+    """Hand the conversation to a human: transfer tool + ticket carrying everything they need."""
+    ctx = runtime.context
+    turn = Turn(state, resolve(ctx))
+    reasons = list(state.escalation_reasons) or ["unspecified"]
+    u = state.understanding
+    mentioned = {
+        str(c["arguments"]["order_id"])
+        for c in turn.calls
+        if c["ok"] and "order_id" in c["arguments"]
+    }
+    if state.slots.get("order_id"):
+        mentioned.add(str(state.slots["order_id"]))
+    orders = []
+    for order_id in sorted(mentioned):
+        # Only the verified customer's own orders travel with the ticket.
+        view = (
+            turn.value("get_order_details", {"order_id": order_id}) if state.customer_id else None
+        )
+        if view is not None:
+            orders.append(view)
+    classification = dict(u) if u is not None else {}
+    summary = (
+        f"Escalated ({', '.join(reasons)}). Goal: {state.goal or 'none'}. "
+        f"Intent: {classification.get('intent', '?')} ({classification.get('confidence', 0):.2f}), "
+        f"severity {classification.get('severity_level', '?')}, "
+        f"sentiment {classification.get('sentiment', '?')}. "
+        f"Customer: {state.customer_id or 'not verified'}. "
+        f"Orders: {', '.join(o['order_id'] for o in orders) or 'none'}."
+    )
+    outcome = turn.call("transfer_to_human_agents", {"summary": summary})
+    if not outcome.ok:
+        return turn.update(draft=render("escalation_failed", state.language))
+    ticket_id = int(outcome.value["ticket_id"])
+    transcript = [
+        {
+            "role": "customer" if isinstance(m, HumanMessage) else (m.name or "agent"),
+            "text": _text(m),
+        }
+        for m in state.messages
+    ]
+    handoff = {
+        "ticket_id": ticket_id,
+        "summary": summary,
+        "history_summary": state.summary,
+        "transcript": transcript,
+        "customer_id": state.customer_id,
+        "orders": orders,
+        "classification": classification,
+        "reasons": reasons,
+        "language": state.language,
+    }
+    log.info("escalated to ticket %s: %s", ticket_id, ", ".join(reasons))
+    return turn.update(
+        mode="handed_off",
+        escalation={
+            "reasons": reasons,
+            "ticket_id": ticket_id,
+            "summary": summary,
+            "handoff": handoff,
+        },
+        escalation_reasons=reasons,
+        draft=render("escalated", state.language, ticket_id=ticket_id),
+        pending=None,
+        awaiting=None,
+    )
+
+
+# ----------------------------------------------------------------------------- respond and guard
+
+
+def _evidence(state: State) -> list[str]:
+    return [
+        *(c["result"] for c in state.tool_calls),
+        *(json.dumps(c["arguments"]) for c in state.tool_calls),
+        *(p["text"] for p in state.passages),
+        *(p["ref"] for p in state.passages),
+        *state.notes,
+        _last_user_text(state),
+        state.customer_id or "",
+    ]
+
+
+def respond(state: State, runtime: Runtime[Context]) -> Update:
+    """With an LLM, rewrite the templated draft in the customer's language.
+
+    The writer runs where the draft reports something (an order's status, a refund, stock, a policy,
+    a tool's answer). It is skipped where it can add nothing: a draft that asks the customer for
+    something (to rephrase, a missing detail, their identity, a yes or no to a write) or tells them
+    a human takes over is a fixed template, written out in each language the agent speaks, so a
+    rewrite could only change what is asked, and for a confirmation what the customer agrees to.
+    A rewrite that drops the draft's order number (which of their orders the answer is about) is not
+    used either: the draft is sent."""
+    llm = resolve(runtime.context).llm
+    if llm is None or state.route == "silent" or not state.draft or state.llm_draft:
+        return {"llm_used": bool(state.llm_draft)}
+    if _asks_or_hands_off(state):
+        return {}
+    started = time.perf_counter()
+    written = llm.write(state.draft, state.language)
+    log.info("writer took %.0f ms", (time.perf_counter() - started) * 1000)
+    if written is None:
+        return {"llm_failures": state.llm_failures + 1}
+    if not order_ids(state.draft) <= order_ids(written):
+        log.warning("the rewrite dropped an order number: the draft is sent")
+        return {}
+    return {"llm_draft": written, "llm_used": True}
+
+
+def _asks_or_hands_off(state: State) -> bool:
+    """Whether the turn ends on a templated question or handoff notice (see ``respond``)."""
+    return (
+        state.route == "clarify"
+        or state.awaiting is not None
+        or state.pending is not None
+        or state.mode == "handed_off"
+    )
+
+
+def guard(state: State, runtime: Runtime[Context]) -> Update:
+    """Send only what the evidence supports: an ungrounded draft is replaced by the templated one."""
+    if state.route == "silent":
+        return {}
+    candidate = state.llm_draft or state.draft
+    evidence = [*_evidence(state), state.draft]
+    check = check_grounding(candidate, evidence)
+    update: Update = {"grounded": check.ok}
+    if not check.ok:
+        log.warning("ungrounded reply replaced: %s", ", ".join(check.unsupported))
+        update["ungrounded_replies"] = state.ungrounded_replies + 1
+        fallback = state.draft if check_grounding(state.draft, evidence).ok else ""
+        candidate = fallback or render("safe_fallback", state.language)
+    update["reply"] = candidate
+    update["messages"] = [AIMessage(candidate, name="concierge")]
+    return update

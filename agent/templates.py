@@ -1,0 +1,318 @@
+"""The replies the agent writes without an LLM, in English, Spanish and French.
+
+Every fact in a template comes from its arguments (tool results, passages, what the customer said), so a
+templated reply is grounded by construction; it is also the fallback for anything an LLM drafts.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from agent.language import LANGUAGES
+
+_T: Final[dict[str, tuple[str, str, str]]] = {
+    "rephrase": (
+        "I'm not sure I understood. Could you tell me a bit more? I can help with tracking an order, "
+        "cancellations, returns, exchanges, address changes, refunds, products and our policies.",
+        "No estoy seguro de haberle entendido. ¿Podría darme más detalles? Puedo ayudarle con el "
+        "seguimiento de pedidos, cancelaciones, devoluciones, cambios, direcciones, reembolsos, "
+        "productos y nuestras políticas.",
+        "Je ne suis pas sûr d'avoir compris. Pourriez-vous préciser ? Je peux vous aider pour le suivi "
+        "d'une commande, les annulations, retours, échanges, adresses, remboursements, produits et nos "
+        "conditions.",
+    ),
+    "ask_identity": (
+        "To look at your account I first need to verify you: please give me the email on your "
+        "account, or your first name, last name and zip code.",
+        "Para consultar su cuenta primero debo verificar su identidad: indíqueme el correo de su "
+        "cuenta, o su nombre, apellido y código postal.",
+        "Pour consulter votre compte, je dois d'abord vérifier votre identité : donnez-moi l'e-mail de "
+        "votre compte, ou vos prénom, nom et code postal.",
+    ),
+    "auth_failed": (
+        "I couldn't find an account with those details. Could you check them, or give me your first "
+        "name, last name and zip code instead?",
+        "No encontré ninguna cuenta con esos datos. ¿Puede revisarlos, o darme su nombre, apellido y "
+        "código postal?",
+        "Je n'ai trouvé aucun compte avec ces informations. Pouvez-vous les vérifier, ou me donner vos "
+        "prénom, nom et code postal ?",
+    ),
+    "auth_ok": (
+        "Thank you, you're verified. How can I help you today?",
+        "Gracias, ya está verificado. ¿En qué puedo ayudarle?",
+        "Merci, votre identité est vérifiée. Que puis-je faire pour vous ?",
+    ),
+    "ask_order_id": (
+        "Which order is it about? Please give me the order number (like #W1234567).{orders}",
+        "¿De qué pedido se trata? Indíqueme el número de pedido (como #W1234567).{orders}",
+        "De quelle commande s'agit-il ? Donnez-moi le numéro de commande (comme #W1234567).{orders}",
+    ),
+    "your_orders": (
+        " Your orders: {orders}.",
+        " Sus pedidos: {orders}.",
+        " Vos commandes : {orders}.",
+    ),
+    "order_not_found": (
+        "I couldn't find order {order_id} on your account. Could you check the number?",
+        "No encontré el pedido {order_id} en su cuenta. ¿Puede revisar el número?",
+        "Je n'ai pas trouvé la commande {order_id} sur votre compte. Pouvez-vous vérifier le numéro ?",
+    ),
+    "order_status": (
+        "Order {order_id} is {status}.",
+        "El pedido {order_id} está en estado: {status}.",
+        "La commande {order_id} est au statut : {status}.",
+    ),
+    "shipment": (
+        " It shipped with {carrier} (tracking {tracking}) on {shipped}.",
+        " Se envió con {carrier} (seguimiento {tracking}) el {shipped}.",
+        " Elle a été expédiée par {carrier} (suivi {tracking}) le {shipped}.",
+    ),
+    "delivered_on": (
+        " It was delivered on {date}.",
+        " Se entregó el {date}.",
+        " Elle a été livrée le {date}.",
+    ),
+    "eta": (
+        " Estimated delivery: {date}.",
+        " Entrega estimada: {date}.",
+        " Livraison estimée : {date}.",
+    ),
+    "tracking_only": (
+        " Tracking number(s): {tracking}.",
+        " Número(s) de seguimiento: {tracking}.",
+        " Numéro(s) de suivi : {tracking}.",
+    ),
+    "not_shipped": (
+        " It hasn't shipped yet.",
+        " Todavía no se ha enviado.",
+        " Elle n'a pas encore été expédiée.",
+    ),
+    "no_refund": (
+        "There is no refund on order {order_id} (status: {status}).",
+        "No hay ningún reembolso en el pedido {order_id} (estado: {status}).",
+        "Il n'y a aucun remboursement sur la commande {order_id} (statut : {status}).",
+    ),
+    "refunds": (
+        "Refunds on order {order_id}: {lines}.",
+        "Reembolsos del pedido {order_id}: {lines}.",
+        "Remboursements de la commande {order_id} : {lines}.",
+    ),
+    "refund_line": (
+        "${amount} to {pm}, {status}, expected by {date}",
+        "{amount} $ a {pm}, {status}, previsto para el {date}",
+        "{amount} $ sur {pm}, {status}, prévu le {date}",
+    ),
+    "ask_cancel_reason": (
+        "Why would you like to cancel order {order_id}: is it no longer needed, or was it ordered by "
+        "mistake?",
+        "¿Por qué desea cancelar el pedido {order_id}: ya no lo necesita, o lo pidió por error?",
+        "Pourquoi souhaitez-vous annuler la commande {order_id} : vous n'en avez plus besoin, ou "
+        "l'avez-vous commandée par erreur ?",
+    ),
+    "confirm_cancel": (
+        "To confirm: cancel order {order_id} ({items}), reason '{reason}'; what you paid is refunded. "
+        "Shall I go ahead? (yes/no)",
+        "Para confirmar: cancelar el pedido {order_id} ({items}), motivo '{reason}'; se reembolsará lo "
+        "pagado. ¿Continúo? (sí/no)",
+        "Pour confirmer : annuler la commande {order_id} ({items}), motif « {reason} » ; ce que vous "
+        "avez payé est remboursé. Je continue ? (oui/non)",
+    ),
+    "done_cancel": (
+        "Done: order {order_id} is cancelled. {refunds}",
+        "Hecho: el pedido {order_id} está cancelado. {refunds}",
+        "C'est fait : la commande {order_id} est annulée. {refunds}",
+    ),
+    "refund_note": (
+        "Refund of ${amount} to {pm}.",
+        "Reembolso de {amount} $ a {pm}.",
+        "Remboursement de {amount} $ sur {pm}.",
+    ),
+    "ask_items": (
+        "Which items from order {order_id} would you like to {action}? {items}",
+        "¿Qué artículos del pedido {order_id} desea {action}? {items}",
+        "Quels articles de la commande {order_id} souhaitez-vous {action} ? {items}",
+    ),
+    "verb_return": ("return", "devolver", "retourner"),
+    "verb_exchange": ("exchange", "cambiar", "échanger"),
+    "ask_refund_method": (
+        "Should the refund go to the original payment method ({original}){gift}?",
+        "¿El reembolso debe ir al método de pago original ({original}){gift}?",
+        "Le remboursement doit-il aller sur le moyen de paiement d'origine ({original}){gift} ?",
+    ),
+    "or_gift_card": (
+        " or to your gift card {gift}",
+        " o a su tarjeta regalo {gift}",
+        " ou sur votre carte cadeau {gift}",
+    ),
+    "confirm_return": (
+        "To confirm: return {items} from order {order_id}, refunding ${amount} to {pm}. Shall I go "
+        "ahead? (yes/no)",
+        "Para confirmar: devolver {items} del pedido {order_id}, con reembolso de {amount} $ a {pm}. "
+        "¿Continúo? (sí/no)",
+        "Pour confirmer : retourner {items} de la commande {order_id}, avec un remboursement de "
+        "{amount} $ sur {pm}. Je continue ? (oui/non)",
+    ),
+    "done_return": (
+        "Done: the return of {items} from order {order_id} is requested; you'll get an email on how to "
+        "send the items back. ${amount} will be refunded to {pm}.",
+        "Hecho: la devolución de {items} del pedido {order_id} está solicitada; recibirá un correo con "
+        "las instrucciones de envío. Se reembolsarán {amount} $ a {pm}.",
+        "C'est fait : le retour de {items} de la commande {order_id} est demandé ; vous recevrez un "
+        "e-mail expliquant comment renvoyer les articles. {amount} $ seront remboursés sur {pm}.",
+    ),
+    "ask_variant": (
+        "What would you like instead of the {item} ({options})? Name the option(s) you want, for "
+        "example: {example}.",
+        "¿Qué desea en lugar de {item} ({options})? Indique la(s) opción(es), por ejemplo: {example}.",
+        "Que souhaitez-vous à la place de {item} ({options}) ? Indiquez la ou les options, par "
+        "exemple : {example}.",
+    ),
+    "no_variant": (
+        "I couldn't find an available {item} matching '{wanted}'. Available options: {available}.",
+        "No encontré {item} disponible con '{wanted}'. Opciones disponibles: {available}.",
+        "Je n'ai pas trouvé de {item} disponible correspondant à « {wanted} ». Options disponibles : "
+        "{available}.",
+    ),
+    "confirm_exchange": (
+        "To confirm: exchange {item} ({old}) for ({new}) on order {order_id}; the price difference of "
+        "${diff} is settled with {pm}. Shall I go ahead? (yes/no)",
+        "Para confirmar: cambiar {item} ({old}) por ({new}) en el pedido {order_id}; la diferencia de "
+        "{diff} $ se liquida con {pm}. ¿Continúo? (sí/no)",
+        "Pour confirmer : échanger {item} ({old}) contre ({new}) sur la commande {order_id} ; la "
+        "différence de {diff} $ est réglée avec {pm}. Je continue ? (oui/non)",
+    ),
+    "done_exchange": (
+        "Done: the exchange on order {order_id} is requested; you'll get an email with the next steps.",
+        "Hecho: el cambio del pedido {order_id} está solicitado; recibirá un correo con los pasos "
+        "siguientes.",
+        "C'est fait : l'échange sur la commande {order_id} est demandé ; vous recevrez un e-mail avec "
+        "la suite.",
+    ),
+    "ask_address": (
+        "What is the new shipping address for order {order_id}? Please write it as: street, "
+        "(apartment,) city, state, zip, country.",
+        "¿Cuál es la nueva dirección de envío del pedido {order_id}? Escríbala así: calle, "
+        "(apartamento,) ciudad, estado, código postal, país.",
+        "Quelle est la nouvelle adresse de livraison de la commande {order_id} ? Écrivez-la ainsi : "
+        "rue, (appartement,) ville, état, code postal, pays.",
+    ),
+    "confirm_address": (
+        "To confirm: ship order {order_id} to {address}. Shall I go ahead? (yes/no)",
+        "Para confirmar: enviar el pedido {order_id} a {address}. ¿Continúo? (sí/no)",
+        "Pour confirmer : livrer la commande {order_id} à {address}. Je continue ? (oui/non)",
+    ),
+    "done_address": (
+        "Done: order {order_id} will ship to {address}.",
+        "Hecho: el pedido {order_id} se enviará a {address}.",
+        "C'est fait : la commande {order_id} sera livrée à {address}.",
+    ),
+    "confirm_reask": (
+        "Please answer yes or no. {summary}",
+        "Responda sí o no, por favor. {summary}",
+        "Répondez par oui ou non, s'il vous plaît. {summary}",
+    ),
+    "declined": (
+        "OK, I haven't changed anything. Is there anything else I can help with?",
+        "De acuerdo, no he cambiado nada. ¿Puedo ayudarle en algo más?",
+        "D'accord, je n'ai rien modifié. Puis-je vous aider pour autre chose ?",
+    ),
+    "refused": (
+        "I can't do that: {reason}",
+        "No puedo hacerlo: {reason}",
+        "Je ne peux pas le faire : {reason}",
+    ),
+    "ask_product": (
+        "Which product are you asking about?",
+        "¿Por qué producto pregunta?",
+        "De quel produit parlez-vous ?",
+    ),
+    "no_product": (
+        "I couldn't find that product in our catalog.",
+        "No encontré ese producto en nuestro catálogo.",
+        "Je n'ai pas trouvé ce produit dans notre catalogue.",
+    ),
+    "in_stock": (
+        "{name}: {count} option(s) in stock{matching}, for example {examples}.",
+        "{name}: {count} opción(es) disponibles{matching}, por ejemplo {examples}.",
+        "{name} : {count} option(s) en stock{matching}, par exemple {examples}.",
+    ),
+    "out_of_stock": (
+        "{name}{matching} is not in stock right now.",
+        "{name}{matching} no está disponible ahora mismo.",
+        "{name}{matching} n'est pas en stock pour le moment.",
+    ),
+    "matching": (" matching {options}", " con {options}", " avec {options}"),
+    "policy": (
+        'Here is what our policy says: "{excerpt}" [{ref}]',
+        'Esto dice nuestra política: "{excerpt}" [{ref}]',
+        "Voici ce que disent nos conditions : « {excerpt} » [{ref}]",
+    ),
+    "no_info": (
+        "I don't have information about that. Would you like me to connect you with our team?",
+        "No tengo información sobre eso. ¿Desea que le ponga en contacto con nuestro equipo?",
+        "Je n'ai pas d'information à ce sujet. Voulez-vous que je vous mette en relation avec notre "
+        "équipe ?",
+    ),
+    "complaint": (
+        "I'm sorry to hear that. Which order is it about, and what went wrong?",
+        "Lamento oír eso. ¿De qué pedido se trata y qué ha ocurrido?",
+        "Je suis désolé de l'apprendre. De quelle commande s'agit-il, et que s'est-il passé ?",
+    ),
+    "escalated": (
+        "I'm connecting you with a member of our team (ticket #{ticket_id}). They will reply here in "
+        "this conversation.",
+        "Le pongo en contacto con un miembro de nuestro equipo (ticket #{ticket_id}). Le responderá "
+        "aquí, en esta conversación.",
+        "Je vous mets en relation avec un membre de notre équipe (ticket n°{ticket_id}). Il vous "
+        "répondra ici, dans cette conversation.",
+    ),
+    "escalation_failed": (
+        "I'm sorry, I couldn't reach our team right now. Please try again in a moment.",
+        "Lo siento, no he podido contactar con nuestro equipo. Inténtelo de nuevo en un momento.",
+        "Désolé, je n'ai pas pu joindre notre équipe. Réessayez dans un instant.",
+    ),
+    "awaiting_approval": (
+        "This request needs a quick approval from our team; I'll continue as soon as it's reviewed.",
+        "Esta solicitud necesita la aprobación de nuestro equipo; continuaré en cuanto la revisen.",
+        "Cette demande doit être approuvée par notre équipe ; je continue dès qu'elle est examinée.",
+    ),
+    "approval_rejected": (
+        "Our team could not approve this request{reason}. Is there anything else I can help with?",
+        "Nuestro equipo no ha podido aprobar esta solicitud{reason}. ¿Puedo ayudarle en algo más?",
+        "Notre équipe n'a pas pu approuver cette demande{reason}. Puis-je vous aider pour autre "
+        "chose ?",
+    ),
+    "approval_edited": (
+        "Our team adjusted your request. {summary}",
+        "Nuestro equipo ha ajustado su solicitud. {summary}",
+        "Notre équipe a ajusté votre demande. {summary}",
+    ),
+    "safe_fallback": (
+        "I'm sorry, I couldn't verify that answer. Would you like me to connect you with our team?",
+        "Lo siento, no he podido verificar esa respuesta. ¿Desea que le ponga en contacto con nuestro "
+        "equipo?",
+        "Désolé, je n'ai pas pu vérifier cette réponse. Voulez-vous que je vous mette en relation avec "
+        "notre équipe ?",
+    ),
+    "found": (
+        "Here is what I found: {summary}",
+        "Esto es lo que he encontrado: {summary}",
+        "Voici ce que j'ai trouvé : {summary}",
+    ),
+    "handed_back": (
+        "I'm back to help. What else can I do for you?",
+        "Vuelvo a estar a su disposición. ¿En qué más puedo ayudarle?",
+        "Je suis de retour. Que puis-je faire d'autre pour vous ?",
+    ),
+}
+
+
+def render(key: str, language: str = "en", **values: Any) -> str:
+    """Template ``key`` in ``language`` (English when it has no translation), filled with ``values``."""
+    variants = _T[key]
+    index = LANGUAGES.index(language) if language in LANGUAGES else 0
+    return variants[index].format(**values)
+
+
+def template_keys() -> list[str]:
+    return sorted(_T)

@@ -1,0 +1,350 @@
+"""Reading a customer's message without an LLM: the goal named by their words, slot values (reasons,
+yes/no, refund method, addresses, items, options) and signs of prompt injection or abuse.
+
+The classifier says what a message is about (``choose_goal``); these rules catch what must be exact (a
+request for a human, the slots), in English, Spanish and French, and keep the flows working when the
+classifier is unsure.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
+
+# Goals the agent pursues, and which of them need a verified customer.
+GOALS: Final = (
+    "track_order",
+    "refund_status",
+    "cancel_order",
+    "return_item",
+    "exchange_item",
+    "change_address",
+    "availability",
+    "policy",
+    "complaint",
+    "human",
+)
+ACCOUNT_GOALS: Final = frozenset(
+    {
+        "track_order",
+        "refund_status",
+        "cancel_order",
+        "return_item",
+        "exchange_item",
+        "change_address",
+    }
+)
+WRITE_GOALS: Final = frozenset({"cancel_order", "return_item", "exchange_item", "change_address"})
+
+# Classifier intents (taxonomy names) -> goals; anything else the knowledge base may answer.
+INTENT_GOALS: Final[Mapping[str, str]] = {
+    "track_order": "track_order",
+    "delivery_period": "policy",
+    "cancel_order": "cancel_order",
+    "return_item": "return_item",
+    "get_refund": "return_item",
+    "exchange_item": "exchange_item",
+    "change_shipping_address": "change_address",
+    "track_refund": "refund_status",
+    "product_availability": "availability",
+    "contact_human_agent": "human",
+    "contact_customer_service": "human",
+    "complaint": "complaint",
+}
+
+
+def fold(text: str) -> str:
+    """Lower case without accents, so "devolución" and "devolucion" read the same."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _rx(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+# Checked in order: the first that matches names the goal.
+_CUES: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
+    (
+        "human",
+        _rx(
+            r"\b(human|real person|live agent|(talk|speak) to (an? )?(agent|person|someone|manager)|"
+            r"representative|supervisor|humano|persona real|hablar con (un|una) (agente|persona)|"
+            r"humain|conseiller|une vraie personne|parler a (un|une) (agent|personne))\b"
+        ),
+    ),
+    (
+        "policy",
+        _rx(
+            r"\b(policy|policies|how long do i have|how many days|do you (ship|offer|accept)|"
+            r"politica|cuantos dias|politique|combien de jours)\b"
+        ),
+    ),
+    ("cancel_order", _rx(r"\b(cancel\w*|cancelar|anular|annuler|annulation)\b")),
+    (
+        "refund_status",
+        _rx(
+            r"\b(refund|reembolso|remboursement)\b.*\b(status|where|when|yet|arrive\w*|receive\w*|"
+            r"estado|donde|cuando|ou|quand|statut)\b|\b(where|when|status of|donde|cuando|ou|quand)\b"
+            r".*\b(refund|reembolso|remboursement)\b"
+        ),
+    ),
+    (
+        "exchange_item",
+        _rx(
+            r"\b(exchange|swap|switch (it|them|this) for|different (size|color|colour)|cambiar|"
+            r"cambio|echanger|echange)\b"
+        ),
+    ),
+    (
+        "return_item",
+        _rx(
+            r"\b(return(ing)?|send (it|them|this) back|devolver|devolucion|devolverlo|retourner|"
+            r"retour|renvoyer)\b"
+        ),
+    ),
+    (
+        "change_address",
+        _rx(r"\b(address|ship it to|direccion|adresse)\b"),
+    ),
+    (
+        "track_order",
+        _rx(
+            r"\b(where('s| is)|track(ing)?|status|shipped|arriv\w+|delivered|package|parcel|"
+            r"donde esta|rastre\w+|seguimiento|envio|ou est|suivi|colis|livr\w+)\b"
+        ),
+    ),
+    (
+        "availability",
+        _rx(
+            r"\b(in stock|available|availability|do you (have|sell)|disponible|disponibilidad|"
+            r"en stock|tienen|vous avez)\b"
+        ),
+    ),
+    ("complaint", _rx(r"\b(complain\w*|terrible|awful|unacceptable|queja|plainte|inacceptable)\b")),
+)
+
+
+def goal_cue(text: str) -> str | None:
+    """The goal the customer's own words name outright, if any."""
+    folded = fold(text)
+    for goal, pattern in _CUES:
+        if pattern.search(folded):
+            return goal
+    return None
+
+
+def intent_goal(intent: str, out_of_scope: bool = False) -> str | None:
+    """The goal a classifier intent serves: None out of scope, ``policy`` for what only the
+    knowledge base can answer."""
+    return None if out_of_scope else INTENT_GOALS.get(intent, "policy")
+
+
+def choose_goal(
+    cue: str | None,
+    intent: str,
+    confidence: float,
+    out_of_scope: bool,
+    min_confidence: float,
+    language: str = "en",
+) -> str | None:
+    """The goal of a message: a request for a human as worded; in English the classifier's intent
+    when it is confident and in scope, else the goal the words name; in Spanish and French the words
+    first, the classifier after.
+
+    Measured on held-out messages (``concierge bench routing``): in English the cues misread fee,
+    delivery-time and account questions as actions ("is there a fee if I cancel?") and classifier-first
+    is right more often; the classifier learnt mostly English wording, and in Spanish and French the
+    cues are."""
+    if cue == "human":
+        return cue
+    classified = intent_goal(intent) if confidence >= min_confidence and not out_of_scope else None
+    if language != "en":
+        return cue or classified
+    return classified or cue
+
+
+_YES: Final = _rx(
+    r"^\s*(y|yes|yeah|yep|yup|sure|ok(ay)?|confirm(ed)?|correct|please do|go ahead|do it|"
+    r"si|claro|vale|de acuerdo|confirmo|adelante|oui|ouais|d'accord|je confirme|allez-y)\b"
+)
+_NO: Final = _rx(
+    r"^\s*(n|no|nope|nah|don'?t|do not|stop|wait|never ?mind|cancel that|non|pas|ne faites pas|"
+    r"no lo hagas|mejor no)\b"
+)
+
+
+def yes_no(text: str) -> bool | None:
+    """True for a clear yes, False for a clear no, None otherwise."""
+    folded = fold(text).strip(" .!")
+    if _NO.search(folded):
+        return False
+    if _YES.search(folded):
+        return True
+    return None
+
+
+_MISTAKE: Final = _rx(
+    r"\b(mistake|by accident|wrong|error|equivocacion|equivoque|erreur|par erreur)\b"
+)
+_NOT_NEEDED: Final = _rx(
+    r"\b(no longer need\w*|don'?t need|do not need|not needed|changed my mind|no lo necesito|"
+    r"ya no|plus besoin|n'en ai plus besoin)\b"
+)
+
+
+def cancel_reason(text: str) -> str | None:
+    """The tau2 cancellation reason the customer gave, in the policy's own words."""
+    folded = fold(text)
+    if _MISTAKE.search(folded):
+        return "ordered by mistake"
+    if _NOT_NEEDED.search(folded):
+        return "no longer needed"
+    return None
+
+
+def refund_choice(text: str) -> str | None:
+    """``original`` or ``gift_card`` when the customer says where a refund should go."""
+    folded = fold(text)
+    if re.search(r"\b(gift ?card|tarjeta regalo|carte cadeau)\b", folded):
+        return "gift_card"
+    if re.search(
+        r"\b(original|same (card|method|payment)|credit card|card|paypal|metodo original|tarjeta|"
+        r"moyen (de paiement )?d'origine|carte)\b",
+        folded,
+    ):
+        return "original"
+    return None
+
+
+_STATE_ZIP: Final = re.compile(r"^(?P<state>[A-Za-z]{2})\s+(?P<zip>\d{5}(?:-\d{4})?)$")
+_ZIP_ONLY: Final = re.compile(r"^\d{5}(?:-\d{4})?$")
+
+
+def parse_address(text: str) -> dict[str, str] | None:
+    """An address written as "street, [apartment,] city, state, zip[, country]" (state and zip may
+    share a part: "IL 62701"); None when it does not read as one."""
+    body = re.sub(r"^[^,\d]*?(?=\d)", "", text.strip(), count=1).rstrip(". ")
+    parts = [p.strip() for p in body.split(",") if p.strip()]
+    if len(parts) < 3 or not re.match(r"^\d+\s+\S", parts[0]):
+        return None
+    country = "USA"
+    if not re.search(r"\d", parts[-1]) and len(parts[-1]) > 2:
+        country = parts.pop()
+    last = parts.pop()
+    match = _STATE_ZIP.match(last)
+    if match:
+        state, zip_code = match["state"], match["zip"]
+    elif _ZIP_ONLY.match(last) and parts:
+        zip_code, state = last, parts.pop()
+    else:
+        return None
+    if len(parts) < 2:
+        return None
+    address1, city = parts[0], parts[-1]
+    address2 = ", ".join(parts[1:-1])
+    return {
+        "address1": address1,
+        "address2": address2,
+        "city": city,
+        "state": state.upper() if len(state) == 2 else state,
+        "country": country,
+        "zip": zip_code,
+    }
+
+
+def format_address(address: Mapping[str, str]) -> str:
+    parts = [
+        address.get(k, "") for k in ("address1", "address2", "city", "state", "zip", "country")
+    ]
+    return ", ".join(p for p in parts if p)
+
+
+_INJECTION: Final = _rx(
+    r"(ignore (all |any |the )?(previous|prior|above|earlier) (instructions|rules)|"
+    r"disregard (your|the|all) (instructions|rules|policy)|system prompt|you are now|"
+    r"developer mode|act as (an? )?(admin|administrator|developer|root)|i am (an? |the )?admin|"
+    r"as an admin|jailbreak|bypass (the )?(verification|authentication|rules)|"
+    r"pretend (that )?(i am|i'm|to be)|override (the )?(policy|rules)|"
+    r"ignora (las )?instrucciones|ignore[sz]? les instructions)"
+)
+_ABUSE: Final = _rx(
+    r"\b(fuck\w*|shit\w*|bitch\w*|asshole|cunt|idiot bot|stupid bot|pendejo|connard)\b"
+)
+
+
+def suspicious(text: str) -> str | None:
+    """``prompt_injection`` or ``abuse`` when the message tries to instruct the agent or insults."""
+    folded = fold(text)
+    if _INJECTION.search(folded):
+        return "prompt_injection"
+    if _ABUSE.search(folded):
+        return "abuse"
+    return None
+
+
+def _tokens(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", fold(text)))
+
+
+def match_items(text: str, items: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The order items the customer names: by item id, by product name words, or all of them."""
+    folded = fold(text)
+    if re.search(
+        r"\b(all|everything|both|whole order|todo|todos|ambos|tout|tous|les deux)\b", folded
+    ):
+        return list(items)
+    by_id = [i for i in items if str(i["item_id"]) in text]
+    if by_id:
+        return by_id
+    words = _tokens(text)
+    chosen = []
+    for item in items:
+        name_words = _tokens(str(item["name"]))
+        option_words = {w for v in dict(item.get("options", {})).values() for w in _tokens(str(v))}
+        if name_words & words and (not option_words or len(name_words & words) >= 1):
+            chosen.append(item)
+    return chosen
+
+
+def named_option_values(text: str, variants: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """The option values (``{"color": "blue"}``) the customer names among a product's variants."""
+    words = _tokens(text)
+    folded = f" {' '.join(re.findall(r'[a-z0-9]+', fold(text)))} "
+    named: dict[str, str] = {}
+    for variant in variants:
+        for key, value in dict(variant.get("options", {})).items():
+            value_words = _tokens(str(value))
+            phrase = f" {' '.join(re.findall(r'[a-z0-9]+', fold(str(value))))} "
+            # A longer value wins ("dark blue" over "blue") for the same option.
+            mentioned = value_words and (phrase in folded or value_words <= words)
+            if mentioned and len(str(value)) > len(named.get(key, "")):
+                named[key] = str(value)
+    return named
+
+
+def pick_variant(
+    current: Mapping[str, Any], wanted: Mapping[str, str], variants: Iterable[Mapping[str, Any]]
+) -> Mapping[str, Any] | None:
+    """The available variant with the wanted options, keeping every other option of ``current``
+    where possible; None when no available variant has them."""
+    best: tuple[int, Mapping[str, Any]] | None = None
+    current_options = {k: str(v).lower() for k, v in dict(current.get("options", {})).items()}
+    for variant in variants:
+        options = {k: str(v).lower() for k, v in dict(variant.get("options", {})).items()}
+        if variant.get("item_id") == current.get("item_id") or not variant.get("available"):
+            continue
+        if variant.get("stock") == 0:
+            continue
+        if any(options.get(k) != v.lower() for k, v in wanted.items()):
+            continue
+        kept = sum(1 for k, v in current_options.items() if k not in wanted and options.get(k) == v)
+        if best is None or kept > best[0]:
+            best = (kept, variant)
+    return best[1] if best else None
+
+
+def describe_options(options: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in options.items())

@@ -1,0 +1,174 @@
+"""Every core flow with no LLM, on the tau2 shop: authentication, tracking, cancel, return, exchange,
+address change, refund status, availability, policy answers, and the customer's language."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from knowledge import KnowledgeBase
+from tests.agent.conftest import AgentFactory, find_order, order_status
+from tools.models import Order, Variant
+
+
+def test_asks_for_identity_before_account_data_then_tracks(make_agent: AgentFactory) -> None:
+    h = make_agent()
+    order, customer = find_order(h.store, "delivered")
+    first = h.agent.send("c", f"where is my order {order.id}?")
+    assert first.route == "authenticate"
+    assert first.tools == []  # nothing about the order before the customer is verified
+    assert "email" in first.reply
+    second = h.agent.send("c", f"my email is {customer.email}")
+    assert second.customer_id == customer.id
+    assert second.tools[:1] == ["find_user_id_by_email"]
+    assert "track_order" in second.tools
+    assert order.id in second.reply and "delivered" in second.reply
+
+
+def test_authenticates_by_name_and_zip(make_agent: AgentFactory) -> None:
+    h = make_agent()
+    order, customer = find_order(h.store, "pending")
+    h.agent.send("c", f"track my order {order.id}")
+    r = h.agent.send(
+        "c", f"My name is {customer.first_name} {customer.last_name}, zip {customer.zip}"
+    )
+    assert "find_user_id_by_name_zip" in r.tools
+    assert r.customer_id == customer.id
+    assert "pending" in r.reply
+
+
+def test_cancel_asks_reason_then_confirmation_and_cancels(make_agent: AgentFactory) -> None:
+    h = make_agent(verified_customer_id=None)
+    order, customer = find_order(h.store, "pending")
+    h.agent.send("c", f"I want to cancel order {order.id}")
+    r = h.agent.send("c", customer.email)
+    assert "mistake" in r.reply  # the reason question, one slot at a time
+    r = h.agent.send("c", "I ordered it by mistake")
+    assert "yes/no" in r.reply and order.id in r.reply
+    assert order_status(h.store, order.id) == "pending"  # nothing before the explicit yes
+    r = h.agent.send("c", "yes")
+    assert "cancelled" in r.reply.lower()
+    assert order_status(h.store, order.id) == "cancelled"
+
+
+def test_declining_a_confirmation_changes_nothing(make_agent: AgentFactory) -> None:
+    order, customer = find_order(make_agent().store, "pending")
+    h = make_agent(verified_customer_id=customer.id)
+    h.agent.send("c", f"cancel {order.id}, I no longer need it")
+    r = h.agent.send("c", "no")
+    assert "haven't changed" in r.reply
+    assert order_status(h.store, order.id) == "pending"
+
+
+def test_a_rule_the_tool_enforces_is_explained(make_agent: AgentFactory) -> None:
+    order, customer = find_order(make_agent().store, "delivered")
+    h = make_agent(verified_customer_id=customer.id)
+    r = h.agent.send("c", f"please cancel order {order.id}")
+    assert "only pending orders can be cancelled" in r.reply
+    assert order_status(h.store, order.id) == "delivered"
+
+
+def test_return_asks_items_and_refund_method(make_agent: AgentFactory) -> None:
+    order, customer = find_order(make_agent().store, "delivered", min_items=2)
+    h = make_agent(verified_customer_id=customer.id)
+    r = h.agent.send("c", f"I want to return something from {order.id}")
+    assert "Which items" in r.reply
+    item = order.items[0]
+    r = h.agent.send("c", f"the {item.name}")
+    assert "refund" in r.reply.lower()
+    r = h.agent.send("c", "to the original payment method please")
+    assert "yes/no" in r.reply and f"{item.price_cents / 100:.2f}" in r.reply
+    r = h.agent.send("c", "yes")
+    assert "return" in r.reply.lower() and r.grounded
+    assert order_status(h.store, order.id) == "return requested"
+
+
+def test_exchange_to_the_option_the_customer_names(make_agent: AgentFactory) -> None:
+    store = make_agent().store
+    # A delivered single-item order whose product has another available value of some option.
+    with store.read() as s:
+        for order in s.scalars(select(Order).where(Order.status == "delivered")).all():
+            if len(order.items) != 1:
+                continue
+            item = order.items[0]
+            variants = s.scalars(select(Variant).where(Variant.product_id == item.product_id)).all()
+            target = next(
+                (
+                    v
+                    for v in variants
+                    if v.available
+                    and v.id != item.item_id
+                    and sum(v.options[k] != item.options.get(k) for k in v.options) == 1
+                ),
+                None,
+            )
+            if target is not None:
+                key = next(k for k in target.options if target.options[k] != item.options.get(k))
+                wanted = target.options[key]
+                order_id, customer_id = order.id, order.customer_id
+                break
+    h = make_agent(verified_customer_id=customer_id)
+    r = h.agent.send("c", f"I'd like to exchange the item in {order_id}")
+    assert "instead" in r.reply
+    r = h.agent.send("c", f"I want it in {wanted}")
+    assert "yes/no" in r.reply and str(wanted) in r.reply
+    r = h.agent.send("c", "yes")
+    assert "exchange" in r.reply.lower()
+    assert order_status(h.store, order_id) == "exchange requested"
+
+
+def test_change_shipping_address(make_agent: AgentFactory) -> None:
+    order, customer = find_order(make_agent().store, "pending")
+    h = make_agent(verified_customer_id=customer.id)
+    r = h.agent.send("c", f"I need to change the address for {order.id}")
+    assert "new shipping address" in r.reply
+    r = h.agent.send("c", "445 Oak Ave, Apt 2, Denver, CO, 80202, USA")
+    assert "445 Oak Ave" in r.reply and "yes/no" in r.reply
+    h.agent.send("c", "yes")
+    with h.store.read() as s:
+        updated = s.get(Order, order.id)
+        assert updated is not None and updated.address1 == "445 Oak Ave" and updated.zip == "80202"
+
+
+def test_refund_status_after_a_cancellation(make_agent: AgentFactory) -> None:
+    order, customer = find_order(make_agent().store, "pending")
+    h = make_agent(verified_customer_id=customer.id)
+    h.agent.send("c", f"cancel {order.id} I don't need it anymore")
+    h.agent.send("c", "yes")
+    r = h.agent.send("c", f"where is my refund for {order.id}?")
+    assert "get_refund_status" in r.tools
+    assert "Refunds on order" in r.reply and r.grounded
+
+
+def test_product_availability_needs_no_login(make_agent: AgentFactory) -> None:
+    h = make_agent()
+    r = h.agent.send("c", "do you have the water bottle in stock?")
+    assert {"search_products", "check_availability"} <= set(r.tools)
+    assert "Water Bottle" in r.reply
+    assert r.customer_id is None
+
+
+def test_policy_question_is_answered_from_a_cited_passage(
+    make_agent: AgentFactory, policy_kb: KnowledgeBase
+) -> None:
+    h = make_agent(kb=policy_kb)
+    r = h.agent.send("c", "what's your return policy?")
+    assert r.route == "retrieve"
+    assert r.citations and r.citations[0] in r.reply
+    assert r.grounded
+
+
+def test_replies_in_spanish_and_french(make_agent: AgentFactory) -> None:
+    h = make_agent()
+    order, _ = find_order(h.store, "pending")
+    es = h.agent.send("es", f"hola, quiero cancelar mi pedido {order.id} por favor")
+    assert es.language == "es" and "correo" in es.reply
+    fr = h.agent.send("fr", f"bonjour, je voudrais annuler ma commande {order.id} s'il vous plaît")
+    assert fr.language == "fr" and "e-mail" in fr.reply
+
+
+def test_remembers_the_order_across_goals(make_agent: AgentFactory) -> None:
+    order, customer = find_order(make_agent().store, "pending")
+    h = make_agent(verified_customer_id=customer.id)
+    h.agent.send("c", f"what's the status of {order.id}?")
+    r = h.agent.send("c", "ok, then cancel it please")
+    assert order.id in r.reply and "mistake" in r.reply
