@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run test lint typecheck unit bench services llm-model clean
+.PHONY: install run test lint typecheck unit bench services llm-model browser clean
 
 install: $(STAMP)
 
@@ -23,10 +23,13 @@ $(STAMP): pyproject.toml
 		$(BIN)/python -m pip install --quiet --progress-bar off -e '.[dev,llm]'
 	@touch $(STAMP)
 
-run: install
+# The service on the embedded default: demo shop, knowledge base, a quick classifier (trained once) and
+# the local LLM; CONCIERGE_AGENT_LLM=none (templates) or openai changes the last.
+run: install llm-model
 	$(BIN)/concierge shop seed --demo --if-empty
 	$(BIN)/concierge train --quick --if-missing
-	$(BIN)/concierge shell
+	$(BIN)/concierge kb ingest --defaults
+	CONCIERGE_AGENT_LLM=$${CONCIERGE_AGENT_LLM:-local} $(BIN)/concierge serve
 
 services:
 	@bash .ci/services.sh
@@ -35,6 +38,12 @@ services:
 llm-model: install
 	$(BIN)/concierge llm fetch
 
+# Debian's headless Chromium for the widget's browser tests (Playwright drives it; nothing downloads).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		sudo=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium >/dev/null; }
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -42,7 +51,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-unit: install services llm-model
+unit: install services llm-model browser
 	$(BIN)/pytest
 
 test: lint typecheck unit

@@ -76,6 +76,11 @@ def chat_command(
         from knowledge import KnowledgeBase
 
         kb = KnowledgeBase(settings)
+        if kb.stats().chunks == 0:
+            console.print(
+                "[yellow]The knowledge base is empty, so policy questions go to a person: run "
+                "`concierge kb ingest --defaults` first.[/yellow]"
+            )
     model = make_llm(llm, settings)
     try:
         context = Context.from_settings(

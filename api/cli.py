@@ -9,6 +9,7 @@ import typer
 
 from agent.cli import chat_command
 from agent.llm_cli import app as llm_app
+from api.server import serve_command
 from classifiers.cli import bench_command, train_command
 from knowledge.cli import app as kb_app
 from tools.cli import StoreOption
@@ -27,6 +28,7 @@ bench_app = typer.Typer(help="Benchmarks that print numbers and write reports/."
 app.add_typer(bench_app, name="bench")
 app.command("train")(train_command)
 app.command("chat")(chat_command)
+app.command("serve")(serve_command)
 bench_app.command("classifiers")(bench_command)
 
 

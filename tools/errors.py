@@ -6,12 +6,14 @@
     │   ├── CustomerNotFoundError
     │   ├── OrderNotFoundError
     │   ├── ProductNotFoundError
+    │   ├── TicketNotFoundError
     │   ├── ItemNotFoundError
     │   └── PaymentMethodNotFoundError
     ├── AuthorizationError          the conversation's identity may not do this
     │   ├── NotAuthenticatedError   no verified customer yet
     │   └── NotOwnerError           the record belongs to someone else (reads like "not found")
     ├── ConfirmationRequiredError   a write without the customer's explicit confirmation of it
+    ├── TicketStateError            a ticket's status forbids the staff action (claimed, resolved)
     └── PolicyViolation             the shop's rules forbid it
         ├── OrderStatusError        wrong order status for the action
         ├── ReturnWindowError       delivered too long ago to return or exchange
@@ -58,6 +60,10 @@ class ProductNotFoundError(NotFoundError):
     pass
 
 
+class TicketNotFoundError(NotFoundError):
+    pass
+
+
 class ItemNotFoundError(NotFoundError):
     pass
 
@@ -95,6 +101,12 @@ class ConfirmationRequiredError(ToolError):
             f"{action} changes the order: list the details to the customer and get an explicit 'yes' first."
         )
         self.action = action
+
+
+class TicketStateError(ToolError):
+    """A staff action the ticket's status does not allow: claimed by someone else, or resolved."""
+
+    code = "ticket_state"
 
 
 class PolicyViolation(ToolError):
@@ -154,6 +166,8 @@ __all__ = [
     "PolicyViolation",
     "ProductNotFoundError",
     "ReturnWindowError",
+    "TicketNotFoundError",
+    "TicketStateError",
     "ToolError",
     "model_message",
 ]

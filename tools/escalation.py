@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from tools.context import ToolContext
 from tools.errors import InvalidArgumentError, NotFoundError
 from tools.guard import owned_order
-from tools.models import AuditEntry, Ticket
+from tools.models import AuditEntry, Ticket, TicketKind
 from tools.registry import register
 
 
@@ -25,7 +25,12 @@ def _ticket_view(ticket: Ticket) -> dict[str, Any]:
 
 
 def _open_ticket(
-    ctx: ToolContext, action: str, summary: str, order_id: str | None, severity: int
+    ctx: ToolContext,
+    action: str,
+    summary: str,
+    order_id: str | None,
+    severity: int,
+    kind: TicketKind,
 ) -> Ticket:
     summary = summary.strip()
     if not summary:
@@ -43,6 +48,7 @@ def _open_ticket(
             conversation_id=ctx.conversation_id,
             summary=summary,
             severity=severity,
+            kind=kind.value,
         )
         s.add(ticket)
         s.flush()
@@ -65,7 +71,7 @@ def transfer_to_human_agents(ctx: ToolContext, summary: str) -> dict[str, Any]:
     Args:
         summary: A summary of the user's issue.
     """
-    ticket = _open_ticket(ctx, "transfer_to_human_agents", summary, None, 3)
+    ticket = _open_ticket(ctx, "transfer_to_human_agents", summary, None, 3, TicketKind.HANDOFF)
     return {"result": "Transfer successful", "ticket_id": ticket.id}
 
 
@@ -80,7 +86,9 @@ def create_ticket(
         order_id: The customer's order the ticket is about, if any, such as '#W0000000'.
         severity: 1 (low) to 5 (critical).
     """
-    return _ticket_view(_open_ticket(ctx, "create_ticket", summary, order_id, severity))
+    return _ticket_view(
+        _open_ticket(ctx, "create_ticket", summary, order_id, severity, TicketKind.FOLLOW_UP)
+    )
 
 
 @register("read", "escalation")

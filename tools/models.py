@@ -102,7 +102,17 @@ class RefundStatus(StrEnum):
 class TicketStatus(StrEnum):
     OPEN = "open"
     CLAIMED = "claimed"
+    """A human agent has taken it; others leave it alone."""
     RESOLVED = "resolved"
+
+
+class TicketKind(StrEnum):
+    HANDOFF = "handoff"
+    """The conversation was handed to a human (the customer asked, or the agent could not help)."""
+    FOLLOW_UP = "follow_up"
+    """Work for the shop's staff; the bot keeps the conversation."""
+    APPROVAL = "approval"
+    """A risky write waits for a human to approve, reject or edit it."""
 
 
 class Address:
@@ -324,8 +334,15 @@ class Ticket(Base):
     conversation_id: Mapped[str | None] = mapped_column(String(80), index=True)
     summary: Mapped[str] = mapped_column(Text)
     severity: Mapped[int] = mapped_column(Integer, default=3)
-    status: Mapped[str] = mapped_column(String(20), default=TicketStatus.OPEN.value)
+    status: Mapped[str] = mapped_column(String(20), default=TicketStatus.OPEN.value, index=True)
+    kind: Mapped[str] = mapped_column(
+        String(20), default=TicketKind.HANDOFF.value, server_default=TicketKind.HANDOFF.value
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(80))
+    """The staff member who holds the ticket (an id derived from their API key)."""
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (CheckConstraint("severity BETWEEN 1 AND 5", name="severity_range"),)
 

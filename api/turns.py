@@ -1,0 +1,250 @@
+"""One customer message through the agent, as a sequence of events a channel can stream or collect.
+
+Events, in order: ``classification`` (what the classifier made of the message), ``tool_call`` (each
+tool the agent ran), ``citation`` (each passage the reply cites), ``delta`` (the reply's text, in
+pieces), ``handoff`` (when a human takes over or must approve a write), and ``done`` (the whole
+reply, the same body the JSON endpoint returns). A failure ends with ``error`` instead of ``done``.
+
+The reply's text is sent only after the agent's grounding check has passed it, so a client never
+shows a claim the check would have withdrawn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+
+from agent import Agent, TurnResult
+from api.limits import Busy
+from api.observability import Metrics
+from api.security import Grant
+from tools import tickets
+
+log = logging.getLogger("api.turns")
+
+_PIECES = re.compile(r"\S+\s*|\s+")
+
+
+@dataclass(frozen=True)
+class TurnEvent:
+    event: str
+    data: dict[str, Any]
+
+
+def reply_body(
+    conversation_id: str, result: TurnResult, passages: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The JSON a channel gets for one answered message."""
+    titles = {p["ref"]: p.get("title", "") for p in passages}
+    return {
+        "conversation_id": conversation_id,
+        "reply": result.reply,
+        "language": result.language,
+        "classification": {
+            "intent": result.intent,
+            "confidence": result.confidence,
+            "severity": result.severity,
+            "sentiment": result.sentiment,
+            "goal": result.goal,
+        }
+        if result.intent is not None
+        else None,
+        "route": result.route,
+        "tool_calls": [
+            {"name": c["name"], "arguments": c.get("arguments", {}), "ok": c.get("ok", True)}
+            for c in result.tool_calls
+        ],
+        "citations": [{"ref": ref, "title": titles.get(ref, "")} for ref in result.citations],
+        "escalated": result.escalated,
+        "escalation_reasons": result.escalation_reasons,
+        "ticket_id": result.ticket_id,
+        "handed_off": result.handed_off,
+        "awaiting_approval": result.awaiting_approval is not None,
+        "authenticated": result.customer_id is not None,
+        "customer_id": result.customer_id,
+    }
+
+
+def _tool_event(call: dict[str, Any]) -> TurnEvent:
+    return TurnEvent(
+        "tool_call",
+        {"name": call["name"], "arguments": call.get("arguments", {}), "ok": call.get("ok", True)},
+    )
+
+
+def run_turn(agent: Agent, grant: Grant, text: str) -> Iterator[TurnEvent]:
+    """The events of the agent answering ``text`` in the granted conversation (blocking)."""
+    thread = grant.conversation_id
+    # The identity the channel verified reaches the agent through its documented context field.
+    context = replace(agent.context, conversation_id=thread, verified_customer_id=grant.customer_id)
+    message: Any = {"messages": [HumanMessage(text)]}
+    seen_tools = 0
+    for update in agent.graph.stream(
+        message, Agent.config(thread), context=context, stream_mode="updates"
+    ):
+        for node, values in update.items():
+            if not isinstance(values, dict):
+                continue  # an interrupt: reported below from the checkpoint
+            understanding = values.get("understanding")
+            if node == "understand" and understanding:
+                yield TurnEvent(
+                    "classification",
+                    {
+                        "intent": understanding.get("intent"),
+                        "confidence": understanding.get("confidence"),
+                        "severity": understanding.get("severity_level"),
+                        "sentiment": understanding.get("sentiment"),
+                        "goal": understanding.get("goal"),
+                    },
+                )
+            calls = values.get("tool_calls")
+            if isinstance(calls, list):
+                # tool_calls has no reducer: each update is the turn's whole list so far.
+                for call in calls[seen_tools:]:
+                    yield _tool_event(call)
+                seen_tools = len(calls)
+    result = record_approval(agent, thread, agent.result(thread))
+    passages = [dict(p) for p in agent.state(thread).passages]
+    body = reply_body(thread, result, passages)
+    for citation in body["citations"]:
+        yield TurnEvent("citation", citation)
+    for piece in _PIECES.findall(result.reply):
+        yield TurnEvent("delta", {"text": piece})
+    if result.handed_off or result.escalated or result.awaiting_approval is not None:
+        state = (
+            "awaiting_approval"
+            if result.awaiting_approval is not None
+            else "handed_off"
+            if result.handed_off
+            else "escalated"
+        )
+        yield TurnEvent(
+            "handoff",
+            {"state": state, "ticket_id": result.ticket_id, "reasons": result.escalation_reasons},
+        )
+    yield TurnEvent("done", body)
+
+
+def record_approval(agent: Agent, conversation_id: str, result: TurnResult) -> TurnResult:
+    """A run paused on a risky write gets a ticket, so the human agents' queue shows it."""
+    approval = result.awaiting_approval
+    store = agent.context.store
+    if approval is None or store is None:
+        return result
+    amount = float(approval.get("amount") or 0.0)
+    summary = (
+        f"Approval needed: {approval.get('tool')} for ${amount:.2f} "
+        f"(customer {result.customer_id or 'not verified'}). {approval.get('summary', '')}"
+    )
+    order_id = approval.get("arguments", {}).get("order_id")
+    ticket_id = tickets.request_approval(
+        store,
+        conversation_id,
+        customer_id=result.customer_id,
+        summary=summary,
+        order_id=str(order_id) if order_id else None,
+    )
+    return replace(result, ticket_id=ticket_id)
+
+
+def _record(metrics: Metrics, channel: str, body: dict[str, Any], seconds: float) -> None:
+    metrics.turn_seconds.labels(channel).observe(seconds)
+    metrics.turns.labels(channel, "ok").inc()
+    classification = body.get("classification")
+    if classification and classification.get("intent"):
+        metrics.intents.labels(classification["intent"]).inc()
+    if body["escalated"]:
+        for reason in body["escalation_reasons"] or ["unspecified"]:
+            metrics.escalations.labels(reason).inc()
+    for call in body["tool_calls"]:
+        metrics.tool_calls.labels(call["name"], str(bool(call["ok"])).lower()).inc()
+        if not call["ok"]:
+            metrics.tool_errors.labels(call["name"]).inc()
+
+
+async def turn_events(
+    agent: Agent,
+    grant: Grant,
+    text: str,
+    *,
+    busy: Busy,
+    metrics: Metrics,
+    channel: str,
+    on_ticket: Callable[[dict[str, Any]], None] | None = None,
+) -> AsyncIterator[TurnEvent]:
+    """:func:`run_turn` in a worker thread, its events delivered as they come.
+
+    The caller has acquired ``busy`` for the conversation; it is released when the turn ends. The turn
+    runs to its end even if the client goes away, so a write is never cut off halfway. A reply that
+    carries a ticket is also handed to ``on_ticket`` (which must return quickly)."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[TurnEvent | None] = asyncio.Queue()
+
+    def put(item: TurnEvent | None) -> None:
+        # RuntimeError: the client's loop is gone; the turn is checkpointed all the same.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+    def work() -> None:
+        started = time.perf_counter()
+        try:
+            for event in run_turn(agent, grant, text):
+                if event.event == "done":
+                    _record(metrics, channel, event.data, time.perf_counter() - started)
+                    if on_ticket is not None and event.data["ticket_id"] is not None:
+                        on_ticket(event.data)
+                put(event)
+        except Exception:
+            log.exception("turn failed in conversation %s", grant.conversation_id)
+            metrics.turns.labels(channel, "error").inc()
+            put(
+                TurnEvent(
+                    "error",
+                    {"code": "turn_failed", "message": "The agent could not answer; try again."},
+                )
+            )
+        finally:
+            busy.release(grant.conversation_id)
+            put(None)
+
+    worker = loop.run_in_executor(None, work)
+    while (event := await queue.get()) is not None:
+        yield event
+    await worker
+
+
+def history(agent: Agent, conversation_id: str) -> dict[str, Any]:
+    """The conversation as the customer sees it: their messages, the bot's and the human agents'."""
+    values = agent.graph.get_state(Agent.config(conversation_id)).values
+    messages: list[AnyMessage] = list(values.get("messages", []))
+    items = []
+    for m in messages:
+        text = m.content if isinstance(m.content, str) else str(m.content)
+        if isinstance(m, HumanMessage):
+            items.append({"id": m.id, "role": "customer", "text": text})
+        elif isinstance(m, AIMessage):
+            name = m.name or "concierge"
+            if name.startswith("human:"):
+                items.append(
+                    {
+                        "id": m.id,
+                        "role": "agent",
+                        "text": text,
+                        "agent": name.removeprefix("human:"),
+                    }
+                )
+            else:
+                items.append({"id": m.id, "role": "concierge", "text": text})
+    return {
+        "conversation_id": conversation_id,
+        "handed_off": values.get("mode") == "handed_off",
+        "messages": items,
+    }

@@ -1,0 +1,200 @@
+"""The chat endpoints as a shop's widget uses them: identity, tokens, replies, the SSE stream, history,
+and clear errors for anything malformed."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent import deliver_human_reply
+from api.security import identity_signature
+from tests.agent.conftest import find_order
+from tests.api.conftest import SHOP_SECRET, Service, sse_events
+
+
+def test_anonymous_chat_authenticates_in_the_conversation(service: Service) -> None:
+    order, customer = find_order(service.store, "delivered")
+    cid, auth = service.start()
+    first = service.say(cid, auth, f"where is my order {order.id}?")
+    assert first["route"] == "authenticate" and not first["authenticated"]
+    assert first["tool_calls"] == []  # nothing about the order before the customer is verified
+    second = service.say(cid, auth, f"my email is {customer.email}")
+    assert second["authenticated"] and second["customer_id"] == customer.id
+    assert second["tool_calls"][0]["name"] == "find_user_id_by_email"
+    assert order.id in second["reply"]
+
+
+def test_a_signed_identity_is_verified_from_the_first_message(service: Service) -> None:
+    order, customer = find_order(service.store, "delivered", index=1)
+    cid, auth = service.start(customer.id)
+    r = service.say(cid, auth, f"where is my order {order.id}?")
+    assert r["authenticated"] and r["customer_id"] == customer.id
+    assert r["route"] != "authenticate"
+    assert order.id in r["reply"] and "delivered" in r["reply"]
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"customer_id": "CUSTOMER", "signature": "0" * 64}, "bad_signature"),
+        ({"customer_id": "CUSTOMER", "signature": "OTHER"}, "bad_signature"),
+        ({"customer_id": "CUSTOMER"}, "unsigned_identity"),
+    ],
+)
+def test_a_forged_identity_is_refused(service: Service, body: dict[str, str], code: str) -> None:
+    _, customer = find_order(service.store, "pending")
+    other = find_order(service.store, "delivered", index=2)[1]
+    body = {k: v.replace("CUSTOMER", customer.id) for k, v in body.items()}
+    if body.get("signature") == "OTHER":  # a genuine signature, of someone else's id
+        body["signature"] = identity_signature(other.id, SHOP_SECRET)
+    r = service.client.post("/v1/conversations", json=body)
+    assert r.status_code == 401
+    assert r.json()["error"]["code"] == code
+
+
+def test_a_signed_id_the_shop_does_not_have_is_refused(service: Service) -> None:
+    body = {"customer_id": "nobody_123", "signature": identity_signature("nobody_123", SHOP_SECRET)}
+    r = service.client.post("/v1/conversations", json=body)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_customer"
+
+
+def test_a_token_opens_only_its_own_conversation(service: Service) -> None:
+    a, auth_a = service.start()
+    b, auth_b = service.start()
+    service.say(b, auth_b, "do you have the water bottle in stock?")
+    for method, path, body in [
+        ("GET", f"/v1/conversations/{b}/messages", None),
+        ("POST", f"/v1/conversations/{b}/messages", {"text": "hi"}),
+        ("POST", f"/v1/conversations/{b}/messages/stream", {"text": "hi"}),
+    ]:
+        r = service.client.request(method, path, json=body, headers=auth_a)
+        assert r.status_code == 404, r.text
+        assert r.json()["error"]["code"] == "unknown_conversation"
+    token_a = auth_a["Authorization"].removeprefix("Bearer ")
+    head, payload, signature = token_a.split(".")
+    forged = {"Authorization": f"Bearer {head}.{payload}.{signature[:-2]}AA"}
+    for headers, code in [({}, "missing_token"), (forged, "invalid_token")]:
+        r = service.client.get(f"/v1/conversations/{a}/messages", headers=headers)
+        assert r.status_code == 401 and r.json()["error"]["code"] == code
+    assert [
+        m["role"]
+        for m in service.client.get(f"/v1/conversations/{b}/messages", headers=auth_b).json()[
+            "messages"
+        ]
+    ] == ["customer", "concierge"]
+
+
+def test_stream_events_end_with_done_and_carry_citations(service: Service) -> None:
+    cid, auth = service.start()
+    r = service.client.post(
+        f"/v1/conversations/{cid}/messages/stream",
+        json={"text": "what is your return policy?"},
+        headers=auth,
+    )
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    events = sse_events(r.text)
+    names = [name for name, _ in events]
+    assert names[0] == "classification" and names[-1] == "done"
+    assert "citation" in names and "delta" in names
+    assert names.index("citation") < names.index("delta")
+    done = events[-1][1]
+    assert "".join(d["text"] for n, d in events if n == "delta") == done["reply"]
+    cited = [d["ref"] for n, d in events if n == "citation"]
+    assert cited == [c["ref"] for c in done["citations"]]
+    assert cited[0] in done["reply"] and "returns-and-refunds.md" in cited[0]
+
+
+def test_handoff_is_streamed_and_a_human_reply_reaches_the_next_poll(service: Service) -> None:
+    cid, auth = service.start()
+    r = service.client.post(
+        f"/v1/conversations/{cid}/messages/stream",
+        json={"text": "I want to talk to a human"},
+        headers=auth,
+    )
+    events = sse_events(r.text)
+    names = [name for name, _ in events]
+    assert "handoff" in names and names[-1] == "done"
+    handoff = events[names.index("handoff")][1]
+    assert handoff["ticket_id"] and "customer_asked_for_human" in handoff["reasons"]
+    assert [d["name"] for n, d in events if n == "tool_call"] == ["transfer_to_human_agents"]
+    waiting = service.say(cid, auth, "hello? anyone there?")
+    assert waiting["reply"] == "" and waiting["handed_off"]
+    deliver_human_reply(service.agent.graph, cid, "Hi, this is Dana from support.", agent="dana")
+    history = service.client.get(f"/v1/conversations/{cid}/messages", headers=auth).json()
+    assert history["handed_off"]
+    assert history["messages"][-1] == {
+        "id": history["messages"][-1]["id"],
+        "role": "agent",
+        "text": "Hi, this is Dana from support.",
+        "agent": "dana",
+    }
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status", "code"),
+    [
+        (b'{"text": "hi"', "application/json", 400, "json_invalid"),
+        (b"\xff\xfe\x00\x01binary\x9c", "application/json", 400, "body_unreadable"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "image/png", 415, "unsupported_media_type"),
+        (b"text=hi", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
+        (b'{"text": "' + b"a" * 70_000 + b'"}', "application/json", 413, "body_too_large"),
+        (b'{"message": "hi"}', "application/json", 422, "invalid_body"),
+        (b'{"text": 42}', "application/json", 422, "invalid_body"),
+        (b'["hi"]', "application/json", 422, "invalid_body"),
+        (b'{"text": "  \\u0000 "}', "application/json", 422, "empty_message"),
+        (b'{"text": "' + b"a" * 4001 + b'"}', "application/json", 422, "message_too_long"),
+    ],
+)
+def test_bad_bodies_get_a_4xx_with_a_message(
+    service: Service, content: bytes, content_type: str, status: int, code: str
+) -> None:
+    cid, auth = service.start()
+    r = service.client.post(
+        f"/v1/conversations/{cid}/messages",
+        content=content,
+        headers={**auth, "Content-Type": content_type},
+    )
+    assert r.status_code == status, r.text
+    error = r.json()["error"]
+    assert error["code"] == code and error["message"]
+
+
+def test_a_huge_body_without_a_length_is_cut_off(service: Service) -> None:
+    cid, auth = service.start()
+
+    def chunks() -> object:
+        for _ in range(100):
+            yield b"a" * 1024
+
+    r = service.client.post(
+        f"/v1/conversations/{cid}/messages",
+        content=chunks(),  # type: ignore[arg-type]
+        headers={**auth, "Content-Type": "application/json"},
+    )
+    assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large"
+
+
+def test_unknown_ids_routes_and_methods_are_4xx(service: Service) -> None:
+    _, auth = service.start()
+    for method, path, status in [
+        ("GET", "/v1/conversations/c_0000/messages", 404),
+        ("GET", "/v1/conversations/" + "x" * 500 + "/messages", 422),
+        ("GET", "/v1/nothing-here", 404),
+        ("DELETE", "/v1/conversations", 405),
+    ]:
+        r = service.client.request(method, path, headers=auth)
+        assert r.status_code == status, (path, r.text)
+        assert r.json()["error"]["message"]
+
+
+def test_a_second_message_while_one_is_answered_is_refused(service: Service) -> None:
+    cid, auth = service.start()
+    runtime = service.app.state.runtime
+    assert runtime.busy.acquire(cid)  # as if a turn were in progress
+    try:
+        r = service.client.post(
+            f"/v1/conversations/{cid}/messages", json={"text": "hi"}, headers=auth
+        )
+        assert r.status_code == 409 and r.json()["error"]["code"] == "turn_in_progress"
+    finally:
+        runtime.busy.release(cid)
+    assert service.say(cid, auth, "do you have the water bottle in stock?")["reply"]
