@@ -41,6 +41,37 @@ def shell(store_url: StoreOption = None) -> None:
     run_shell(open_store(store_url))
 
 
+eval_app = typer.Typer(help="Evaluations against labeled data; they write reports/.")
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("conversations")
+def eval_conversations(
+    file: Annotated[
+        Path, typer.Argument(help="Labeled conversations: JSON Lines in the design's format.")
+    ],
+    llm: Annotated[
+        str, typer.Option("--llm", help="none, local (the embedded llama.cpp model) or openai.")
+    ] = "none",
+    min_pass: Annotated[
+        float | None, typer.Option(help="Exit 1 when the turn pass rate is below this (0-1).")
+    ] = None,
+    out: Annotated[
+        str, typer.Option(help="Where the JSON report goes.")
+    ] = "reports/eval_conversations.json",
+) -> None:
+    """Play labeled conversations through the agent, each on a fresh store, and check every turn."""
+    from evals.conversations import ConversationFileError, main
+
+    if llm not in ("none", "local", "openai"):
+        raise typer.BadParameter(f"--llm must be none, local or openai, not {llm!r}")
+    try:
+        main(str(file), llm=llm, min_pass=min_pass, out=out)
+    except ConversationFileError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+
+
 @bench_app.command("tools")
 def bench_tools(
     calls: Annotated[int, typer.Option(help="Calls per tool and backend.")] = 200,
