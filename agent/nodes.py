@@ -39,6 +39,7 @@ from agent.understanding import (
     suspicious,
     yes_no,
 )
+from knowledge.retrieval import passage_excerpt
 from tools.context import ToolContext
 from tools.errors import ConfirmationRequiredError, NotAuthenticatedError
 from tools.registry import ToolOutcome, invoke
@@ -429,19 +430,10 @@ def retrieve(state: State, runtime: Runtime[Context]) -> Update:
     return {
         **done,
         "passages": passages,
-        "draft": render("policy", lang, excerpt=_excerpt(str(best["text"])), ref=best["ref"]),
+        "draft": render(
+            "policy", lang, excerpt=passage_excerpt(str(best["text"])), ref=best["ref"]
+        ),
     }
-
-
-def _excerpt(text: str, limit: int = 320) -> str:
-    # Passages start with their breadcrumb line ("Doc > Section"); the quote is the body.
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    body = " ".join(lines[1:] if len(lines) > 1 else lines)
-    if len(body) <= limit:
-        return body
-    cut = body[:limit]
-    end = max(cut.rfind(". "), cut.rfind("? "), cut.rfind("! "))
-    return cut[: end + 1] if end > limit // 3 else cut.rsplit(" ", 1)[0] + "..."
 
 
 # ------------------------------------------------------------------------------------------- act

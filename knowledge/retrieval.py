@@ -169,3 +169,15 @@ __all__ = [
     "SearchMode",
     "reciprocal_rank_fusion",
 ]
+
+
+def passage_excerpt(text: str, limit: int = 320) -> str:
+    """A passage's body to quote: its breadcrumb line ("Doc > Section") dropped, cut at a sentence end
+    near ``limit`` characters (or at a word, with an ellipsis, when no sentence ends late enough)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    body = " ".join(lines[1:] if len(lines) > 1 else lines)
+    if len(body) <= limit:
+        return body
+    cut = body[:limit]
+    end = max(cut.rfind(". "), cut.rfind("? "), cut.rfind("! "))
+    return cut[: end + 1] if end > limit // 3 else cut.rsplit(" ", 1)[0] + "..."

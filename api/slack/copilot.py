@@ -17,6 +17,7 @@ from langchain_core.messages import AnyMessage, HumanMessage
 from sqlalchemy import select
 
 from agent import Agent, HandoffError, current_state
+from knowledge.retrieval import passage_excerpt
 from tools import tickets
 from tools.errors import TicketNotFoundError
 from tools.models import Order
@@ -69,17 +70,6 @@ class Briefing:
     ticket: dict[str, Any] | None = None
     conversation_id: str | None = None
     customer_id: str | None = None
-
-
-def excerpt(text: str, limit: int = 300) -> str:
-    """A passage's body (its breadcrumb line dropped), cut at a sentence end near ``limit``."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    body = " ".join(lines[1:] if len(lines) > 1 else lines)
-    if len(body) <= limit:
-        return body
-    cut = body[:limit]
-    end = max(cut.rfind(". "), cut.rfind("? "), cut.rfind("! "))
-    return cut[: end + 1] if end > limit // 3 else cut.rsplit(" ", 1)[0] + "..."
 
 
 def _text(message: AnyMessage) -> str:
@@ -169,7 +159,11 @@ def brief(agent: Agent, target: Target) -> Briefing:
         result = kb.search(query, k=PASSAGES)
         covered = result.covered
         passages = [
-            {"ref": p.citation.ref, "title": p.citation.title, "excerpt": excerpt(p.text)}
+            {
+                "ref": p.citation.ref,
+                "title": p.citation.title,
+                "excerpt": passage_excerpt(p.text, 300),
+            }
             for p in result.passages
         ]
     reply, citations = _draft(passages, covered)
