@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from tools.settings import Settings
+
+_SETUP_LOCK = 0x636F6E63  # PostgreSQL advisory lock key held while the checkpoint tables are set up
 
 
 class Checkpointer:
@@ -29,6 +32,11 @@ class Checkpointer:
         self.close()
 
 
+def _try_lock(conn: Any) -> bool:
+    row = conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (_SETUP_LOCK,)).fetchone()
+    return bool(row["ok"])
+
+
 def open_checkpointer(url: str | None = None, settings: Settings | None = None) -> Checkpointer:
     """The checkpointer for ``url`` (default: ``CONCIERGE_CHECKPOINT_URL``, else
     ``var_dir/checkpoints.db``): ``sqlite:///path`` or ``postgresql://...``."""
@@ -45,7 +53,15 @@ def open_checkpointer(url: str | None = None, settings: Settings | None = None) 
         conninfo = url.replace("postgresql+psycopg://", "postgresql://", 1)
         conn = psycopg.connect(conninfo, autocommit=True, prepare_threshold=0, row_factory=dict_row)
         pg_saver = PostgresSaver(conn)
-        pg_saver.setup()
+        # Replicas starting together would race to create the tables: one sets up at a time. Polled,
+        # not waited on: the setup's CREATE INDEX CONCURRENTLY waits for every open transaction,
+        # a blocked pg_advisory_lock included, which would deadlock.
+        while not _try_lock(conn):
+            time.sleep(0.05)
+        try:
+            pg_saver.setup()
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
         return Checkpointer(pg_saver, conn, url)
     if not url.startswith("sqlite:///"):
         raise ValueError(f"unsupported checkpoint URL {url!r}: use sqlite:///path or postgresql://")

@@ -129,6 +129,21 @@ def bench_agent(
     main(out=out, repeats=repeats, llm=llm)
 
 
+@bench_app.command("load")
+def bench_load(
+    customers: Annotated[int, typer.Option(help="Simulated customers.")] = 1000,
+    turns: Annotated[int, typer.Option(help="Messages each customer sends.")] = 4,
+    llm: Annotated[str, typer.Option("--llm", help="none, or local (llama.cpp).")] = "none",
+    out: Annotated[str, typer.Option(help="The JSON report.")] = "reports/bench_load.json",
+) -> None:
+    """Simulated customers against a real server over loopback: turns/s, p50/p95/p99, errors."""
+    from evals.bench_load import main
+
+    if llm not in ("none", "local"):
+        raise typer.BadParameter(f"--llm must be none or local, not {llm!r}")
+    main(customers=customers, turns=turns, llm=llm, out=out)
+
+
 @bench_app.command("routing")
 def bench_routing(
     out: Annotated[str, typer.Option(help="Where the JSON report goes.")] = "reports/bench.json",

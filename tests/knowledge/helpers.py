@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+
+import httpx
+import pytest
 
 from tools.models import Product, Variant
 from tools.store import Store
@@ -88,3 +97,46 @@ def add_products(store: Store) -> None:
                     ],
                 )
             )
+
+
+def free_port() -> int:
+    """A loopback port free right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def chroma_server(folder: Path, log: Path) -> Iterator[str]:
+    """A ``chroma run`` subprocess storing into ``folder`` on a free loopback port; yields its URL
+    and stops it on exit. Fails the test when it does not start within a minute."""
+    chroma = Path(sys.executable).parent / "chroma"
+    port = free_port()
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [str(chroma), "run", "--path", str(folder), "--host", "127.0.0.1", "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"chroma run did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

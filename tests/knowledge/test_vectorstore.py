@@ -2,88 +2,40 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from knowledge import KnowledgeBase, VectorStoreError
 from knowledge.vectorstore import VectorStore, close_client, make_client
 from tests.knowledge.conftest import KBFactory
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from tests.knowledge.helpers import chroma_server, free_port
 
 
 @pytest.fixture(scope="module")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A ``chroma run`` subprocess on a free loopback port, stopped after the module's tests."""
-    chroma = Path(sys.executable).parent / "chroma"
-    port = _free_port()
-    log = tmp_path_factory.mktemp("chroma-log") / "server.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [
-                str(chroma),
-                "run",
-                "--path",
-                str(tmp_path_factory.mktemp("chroma-server")),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"chroma run did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.2)
+    folder = tmp_path_factory.mktemp("chroma-server")
+    with chroma_server(folder, tmp_path_factory.mktemp("chroma-log") / "server.log") as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def test_the_same_code_runs_against_a_chroma_server(
-    chroma_server: str, tmp_path: Path, make_kb: KBFactory
+    chroma_url: str, tmp_path: Path, make_kb: KBFactory
 ) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "returns.md").write_text("# Returns\n\n## Window\n\nThirty days from delivery.\n")
     (docs / "shipping.md").write_text("# Shipping\n\n## Carriers\n\nUPS and FedEx.\n")
-    kb = make_kb(chroma_url=chroma_server, kb_collection="server_test")
-    assert kb.location == chroma_server
+    kb = make_kb(chroma_url=chroma_url, kb_collection="server_test")
+    assert kb.location == chroma_url
     report = kb.ingest([docs])
     assert sorted(report.added) == ["returns.md", "shipping.md"]
     assert kb.ingest([docs]).embedded == 0
 
     # A second replica (its own client) sees the same chunks and answers the same.
-    replica = make_kb(chroma_url=chroma_server, kb_collection="server_test")
+    replica = make_kb(chroma_url=chroma_url, kb_collection="server_test")
     for mode in ("dense", "bm25", "hybrid"):
         top = replica.search("which carriers deliver", k=1, mode=mode).passages[0]
         assert top.citation.ref == "shipping.md#carriers"
@@ -97,7 +49,7 @@ def test_the_same_code_runs_against_a_chroma_server(
 
 
 def test_an_unreachable_server_is_a_clear_error(tmp_path: Path, make_kb: KBFactory) -> None:
-    with pytest.raises(VectorStoreError, match=f"127.0.0.1:{(port := _free_port())}"):
+    with pytest.raises(VectorStoreError, match=f"127.0.0.1:{(port := free_port())}"):
         make_kb(chroma_url=f"http://127.0.0.1:{port}")
     with pytest.raises(VectorStoreError, match="has no host"):
         make_client(url="http://:8000", path=tmp_path)

@@ -41,6 +41,9 @@ def run_migrations_online() -> None:
             connection=connection, target_metadata=target_metadata, render_as_batch=True
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Replicas starting together migrate one at a time; the later ones find it done.
+                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(1668246883)")
             context.run_migrations()
         connection.commit()
 
