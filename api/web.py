@@ -1,5 +1,7 @@
 """What a browser loads: the embeddable chat widget (``/widget.js``, ``/widget.css``), the demo shop
-page at ``/`` that embeds it, and the demo shop's help pages that the widget's citations link to."""
+page at ``/`` that embeds it, the demo shop's help pages that the widget's citations link to, and the
+human agents' console at ``/console`` (a static page whose script calls the ``/v1/agent`` endpoints
+with the staff key pasted into it)."""
 
 from __future__ import annotations
 
@@ -70,6 +72,9 @@ def _etags(header: str) -> set[str]:
 _WIDGET_JS = Asset.load("widget.js", "text/javascript; charset=utf-8")
 _WIDGET_CSS = Asset.load("widget.css", "text/css; charset=utf-8")
 _DEMO_CSS = Asset.load("demo.css", "text/css; charset=utf-8")
+_CONSOLE_JS = Asset.load("console.js", "text/javascript; charset=utf-8")
+_CONSOLE_CSS = Asset.load("console.css", "text/css; charset=utf-8")
+_CONSOLE_PAGE = (STATIC_DIR / "console.html").read_text(encoding="utf-8")
 _PAGE = Template((STATIC_DIR / "index.html").read_text(encoding="utf-8"))
 _HELP_PAGE = Template((STATIC_DIR / "help.html").read_text(encoding="utf-8"))
 
@@ -87,6 +92,23 @@ def widget_css(request: Request) -> Response:
 @router.get("/demo.css")
 def demo_css(request: Request) -> Response:
     return _DEMO_CSS.response(request)
+
+
+@router.get("/console.js")
+def console_js(request: Request) -> Response:
+    return _CONSOLE_JS.response(request)
+
+
+@router.get("/console.css")
+def console_css(request: Request) -> Response:
+    return _CONSOLE_CSS.response(request)
+
+
+@router.get("/console")
+def agent_console() -> Response:
+    """The human agents' console: the ticket queue, a ticket's handoff package and conversation,
+    and the actions on it. The page holds no data; the staff key pasted into it opens the API."""
+    return _page(_CONSOLE_PAGE, _PAGE_CACHE)
 
 
 def _page(body: str, cache: str) -> Response:

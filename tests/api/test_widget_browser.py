@@ -375,3 +375,76 @@ def test_a_shop_embeds_the_widget_for_its_signed_in_customer(
     stored = page.evaluate("() => Object.keys(sessionStorage)")
     assert f"concierge:{live_server.url}:{customer.id}" in stored
     context.close()
+
+
+def test_an_agent_claims_and_answers_a_handoff_from_the_console(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    """The console at /console: a wrong key is refused as text, the handed-off ticket is listed,
+    opened, claimed and answered, and the reply lands in the customer's conversation."""
+    with httpx.Client(base_url=live_server.url, timeout=10) as client:
+        started = client.post("/v1/conversations")
+        assert started.status_code == 201, started.text
+        cid = started.json()["conversation_id"]
+        customer = {"Authorization": f"Bearer {started.json()['token']}"}
+        r = client.post(
+            f"/v1/conversations/{cid}/messages",
+            json={"text": "I want to talk to a human"},
+            headers=customer,
+        )
+        assert r.status_code == 200 and r.json()["handed_off"], r.text
+        ticket_id = r.json()["ticket_id"]
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(live_server.url + "/console")
+
+    page.get_by_label("API key").fill("not-a-staff-key")
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    alert = page.get_by_role("alert")
+    expect_visible(alert)
+    assert "401" in alert.inner_text()
+    assert page.evaluate("() => sessionStorage.length") == 0
+
+    page.get_by_label("API key").fill(AGENT_KEY)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect_visible(page.get_by_text("Signed in as"))
+    assert alert.is_hidden()
+    listed = page.locator(f'button[data-ticket="{ticket_id}"]')
+    expect_visible(listed)
+    assert "handoff" in listed.inner_text() and "open" in listed.inner_text()
+    listed.click()
+
+    title = page.get_by_role("heading", name=f"Ticket #{ticket_id} (handoff)")
+    expect_visible(title)
+    assert "customer_asked_for_human" in page.locator("#reasons").inner_text()
+    assert page.locator("#summary").inner_text()
+    conversation = page.get_by_role("list", name="Conversation", exact=True)
+    assert "I want to talk to a human" in conversation.inner_text()
+
+    page.get_by_role("button", name="Claim", exact=True).click()
+    page.wait_for_function(
+        "() => document.getElementById('ticket-meta').textContent.includes('claimed by')"
+    )
+    assert page.get_by_role("button", name="Claim", exact=True).is_disabled()
+
+    text = "Hi, this is Dana. <b>Checking now.</b>"
+    page.get_by_label("Your name").fill("Dana")
+    page.get_by_label("Reply", exact=True).fill(text)
+    page.get_by_role("button", name="Send reply").click()
+    page.get_by_role("status").get_by_text("Reply sent.").wait_for()
+    shown = conversation.locator("li.agent").last
+    expect_visible(shown)
+    assert text in shown.inner_text() and "Dana" in shown.inner_text()
+    assert conversation.locator("b").count() == 0
+    assert page.get_by_label("Reply", exact=True).input_value() == ""
+
+    with httpx.Client(base_url=live_server.url, timeout=10) as client:
+        messages = client.get(f"/v1/conversations/{cid}/messages", headers=customer).json()
+    last = messages["messages"][-1]
+    assert (last["role"], last["agent"], last["text"]) == ("agent", "Dana", text)
+    context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
