@@ -56,10 +56,18 @@ unit: install services llm-model browser
 
 test: lint typecheck unit
 
-bench: install services
+# Every benchmark and the dev-set evaluation, then one page over them: reports/index.html.
+bench: install services llm-model
 	$(BIN)/concierge bench tools
 	$(BIN)/concierge bench retrieval
 	$(BIN)/concierge bench classifiers
+	$(BIN)/concierge train --quick --if-missing
+	$(BIN)/concierge bench agent
+	$(BIN)/concierge bench agent --llm local --repeats 3
+	$(BIN)/concierge bench routing
+	$(BIN)/concierge bench load --customers 1000 --turns 4
+	$(BIN)/concierge eval conversations evals/data/dev_conversations.jsonl
+	$(BIN)/concierge bench index
 
 clean:
 	rm -rf $(VENV) var reports .pytest_cache .mypy_cache .ruff_cache

@@ -144,6 +144,18 @@ def bench_load(
     main(customers=customers, turns=turns, llm=llm, out=out)
 
 
+@bench_app.command("index")
+def bench_index(
+    reports_dir: Annotated[
+        str, typer.Option(help="The folder holding the report JSON files.")
+    ] = "reports",
+) -> None:
+    """Write reports/index.html: every report found there, its headline numbers and links."""
+    from evals.report_index import main
+
+    main(reports_dir)
+
+
 @bench_app.command("routing")
 def bench_routing(
     out: Annotated[str, typer.Option(help="Where the JSON report goes.")] = "reports/bench.json",

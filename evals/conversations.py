@@ -491,7 +491,8 @@ def main(
     classifier: Classifier | None = None,
 ) -> dict[str, Any]:
     """Run the file with the ``llm`` mode, print the failures and the aggregates, write the JSON report
-    to ``out`` and raise ``SystemExit(1)`` when the turn pass rate is below ``min_pass``.
+    to ``out`` and the HTML report beside it (``.html``), and raise ``SystemExit(1)`` when the turn
+    pass rate is below ``min_pass``.
 
     ``classifier`` defaults to the trained one (``concierge train``)."""
     from agent.llm import make_llm
@@ -520,6 +521,9 @@ def main(
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(report, indent=2))
     Console().print(f"Wrote {target}")
+    from evals.conversations_report import html_path_for, write_html
+
+    Console().print(f"Wrote {write_html(report, html_path_for(target))}")
     rate = report["aggregate"]["turn_pass_rate"] or 0.0
     if min_pass is not None and rate < min_pass:
         Console().print(f"[red]turn pass rate {rate:.3f} is below --min-pass {min_pass:.3f}[/]")
