@@ -489,7 +489,9 @@ def _order(state: State, turn: Turn) -> tuple[dict[str, Any] | None, Update | No
     if not order_id:
         user = turn.value("get_user_details", {"user_id": state.customer_id}) or {}
         orders = list(user.get("orders", []))
-        if len(orders) == 1:
+        # A sole order is assumed only when none was named: after "I couldn't find #W...", a "yes"
+        # must not turn into an action on an order the customer never mentioned.
+        if len(orders) == 1 and state.awaiting != "order_id":
             order_id = orders[0]
         else:
             listed = render("your_orders", lang, orders=", ".join(orders)) if orders else ""
