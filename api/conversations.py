@@ -136,14 +136,28 @@ def clean_message(runtime: Runtime, text: str) -> str:
     return text
 
 
-def begin_turn(runtime: Runtime, grant: Grant) -> None:
-    """Refuse a message over the rate limit or while the previous one is still being answered."""
+def start_turn(
+    runtime: Runtime, grant: Grant, text: str, *, channel: str
+) -> AsyncIterator[TurnEvent]:
+    """The events of the agent's turn on the customer's ``text``: the text cleaned (422 when empty or
+    too long), then refused over the rate limit or while the previous message is still being
+    answered (409)."""
+    text = clean_message(runtime, text)
     spend_message(runtime, grant.conversation_id)
     if not runtime.busy.acquire(grant.conversation_id):
         raise Conflict(
             "The previous message in this conversation is still being answered.",
             code="turn_in_progress",
         )
+    return turn_events(
+        runtime.agent,
+        grant,
+        text,
+        busy=runtime.busy,
+        metrics=runtime.metrics,
+        channel=channel,
+        on_ticket=runtime.on_ticket,
+    )
 
 
 async def collect(events: AsyncIterator[TurnEvent]) -> dict[str, Any]:
@@ -162,17 +176,7 @@ async def collect(events: AsyncIterator[TurnEvent]) -> dict[str, Any]:
 @router.post("/{conversation_id}/messages", response_model=Reply)
 async def send_message(runtime: RuntimeDep, grant: ConversationGrant, message: Message) -> Any:
     """Send the customer's message and get the agent's reply."""
-    text = clean_message(runtime, message.text)
-    begin_turn(runtime, grant)
-    events = turn_events(
-        runtime.agent,
-        grant,
-        text,
-        busy=runtime.busy,
-        metrics=runtime.metrics,
-        channel="rest",
-        on_ticket=runtime.on_ticket,
-    )
+    events = start_turn(runtime, grant, message.text, channel="rest")
     return await collect(events)
 
 
@@ -187,17 +191,7 @@ async def stream_message(
     """The same as sending a message, as Server-Sent Events: ``classification``, ``tool_call``,
     ``citation``, ``delta`` (the reply in pieces), ``handoff`` and, last, ``done`` with the whole
     reply (or ``error``)."""
-    text = clean_message(runtime, message.text)
-    begin_turn(runtime, grant)
-    events = turn_events(
-        runtime.agent,
-        grant,
-        text,
-        busy=runtime.busy,
-        metrics=runtime.metrics,
-        channel="sse",
-        on_ticket=runtime.on_ticket,
-    )
+    events = start_turn(runtime, grant, message.text, channel="sse")
 
     async def sse() -> AsyncIterator[ServerSentEvent]:
         async for event in events:

@@ -22,10 +22,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from api.conversations import begin_turn, clean_message, collect
+from api.conversations import collect, start_turn
 from api.deps import RuntimeDep, TokenGrant
 from api.errors import Unprocessable
-from api.turns import turn_events
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 
@@ -85,17 +84,7 @@ async def chat_completions(
 ) -> dict[str, Any] | EventSourceResponse:
     """Answer the last user message in the conversation the API key (a conversation token) opens.
     With ``stream``, OpenAI's ``chat.completion.chunk`` events, ending with ``data: [DONE]``."""
-    text = clean_message(runtime, _last_user_text(request))
-    begin_turn(runtime, grant)
-    events = turn_events(
-        runtime.agent,
-        grant,
-        text,
-        busy=runtime.busy,
-        metrics=runtime.metrics,
-        channel="openai",
-        on_ticket=runtime.on_ticket,
-    )
+    events = start_turn(runtime, grant, _last_user_text(request), channel="openai")
     completion_id = f"chatcmpl-{secrets.token_hex(12)}"
     created = int(time.time())
     if not request.stream:
