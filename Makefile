@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run test lint typecheck unit bench services llm-model browser clean
+.PHONY: install run test lint typecheck unit eval-gate bench services llm-model browser clean
 
 install: $(STAMP)
 
@@ -54,7 +54,12 @@ typecheck: install
 unit: install services llm-model browser
 	$(BIN)/pytest
 
-test: lint typecheck unit
+# The dev set as a gate: every labeled turn must pass with the quick classifier and no LLM.
+eval-gate: install
+	$(BIN)/concierge train --quick --if-missing
+	$(BIN)/concierge eval conversations evals/data/dev_conversations.jsonl --min-pass 1.0
+
+test: lint typecheck unit eval-gate
 
 # Every benchmark and the dev-set evaluation, then one page over them: reports/index.html.
 bench: install services llm-model
@@ -67,6 +72,7 @@ bench: install services llm-model
 	$(BIN)/concierge bench routing
 	$(BIN)/concierge bench load --customers 1000 --turns 4
 	$(BIN)/concierge eval conversations evals/data/dev_conversations.jsonl
+	$(BIN)/concierge eval tau2 --split test --trials 4
 	$(BIN)/concierge bench index
 
 clean:

@@ -72,6 +72,70 @@ def eval_conversations(
         raise typer.Exit(2) from e
 
 
+@eval_app.command("tau2")
+def eval_tau2(
+    split: Annotated[
+        str, typer.Option(help="tau2's split: test (40 tasks), train (74) or all.")
+    ] = "test",
+    trials: Annotated[
+        int, typer.Option(help="Runs of each task; pass^1..pass^k are reported.")
+    ] = 1,
+    user: Annotated[
+        str,
+        typer.Option(
+            "--user", help="Who plays the customer: local (the embedded model) or openai."
+        ),
+    ] = "local",
+    user_model: Annotated[
+        str | None,
+        typer.Option(
+            help="The customer's model: 0.5b or 1.5b when local, a model name for openai."
+        ),
+    ] = None,
+    llm: Annotated[
+        str, typer.Option("--llm", help="The agent's LLM: none, local or openai.")
+    ] = "none",
+    adversarial: Annotated[bool, typer.Option(help="Also run the 8 adversarial tasks.")] = True,
+    limit: Annotated[
+        int | None, typer.Option(help="Only the first N tasks (and N adversarial ones).")
+    ] = None,
+    max_turns: Annotated[int, typer.Option(help="Customer messages per episode at most.")] = 12,
+    out: Annotated[
+        str, typer.Option(help="Where the JSON report goes.")
+    ] = "reports/eval_tau2.json",
+) -> None:
+    """A simulated customer (an LLM playing each tau2 retail task's scenario) against the agent,
+    scored as tau2 scores retail: end state of the shop and communicated facts; pass^k."""
+    from agent.local_llm import LocalLLMError
+    from evals.tau2_sim import Tau2TaskError, main
+
+    if split not in ("test", "train", "all"):
+        raise typer.BadParameter(f"--split must be test, train or all, not {split!r}")
+    if trials < 1:
+        raise typer.BadParameter("--trials must be at least 1")
+    if user not in ("local", "openai"):
+        raise typer.BadParameter(f"--user must be local or openai, not {user!r}")
+    if llm not in ("none", "local", "openai"):
+        raise typer.BadParameter(f"--llm must be none, local or openai, not {llm!r}")
+    if user == "local" and user_model not in (None, "0.5b", "1.5b"):
+        raise typer.BadParameter("--user-model must be 0.5b or 1.5b with --user local")
+    try:
+        main(
+            split,  # type: ignore[arg-type]
+            trials,
+            user=user,
+            user_model=user_model,
+            agent=llm,
+            adversarial=adversarial,
+            limit=limit,
+            max_turns=max_turns,
+            out=out,
+        )
+    except (Tau2TaskError, LocalLLMError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+
+
 @bench_app.command("tools")
 def bench_tools(
     calls: Annotated[int, typer.Option(help="Calls per tool and backend.")] = 200,

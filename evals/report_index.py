@@ -1,9 +1,10 @@
 """One page for every benchmark and evaluation: ``reports/index.html`` links and summarises each report
 JSON found in the reports folder (``classifiers_bench.json``; ``bench.json`` with its ``agent``,
 ``agent_<llm>``, ``routing``, ``tools`` and ``retrieval`` parts; ``bench_load.json``;
-``eval_conversations.json``), a few headline numbers each, with links to the JSON and to the detailed
-HTML where one exists (``eval_conversations.html`` is rebuilt from its JSON when older). A report
-that is missing is listed as not run; one that cannot be read says so; neither stops the page."""
+``eval_conversations.json``; ``eval_tau2.json``), a few headline numbers each, with links to the
+JSON and to the detailed HTML where one exists (``eval_conversations.html`` is rebuilt from its JSON
+when older). A report that is missing is listed as not run; one that cannot be read says so; neither
+stops the page."""
 
 from __future__ import annotations
 
@@ -143,6 +144,30 @@ def _conversations(data: Mapping[str, Any]) -> Rows:
     ]
 
 
+def _tau2(data: Mapping[str, Any]) -> Rows:
+    rows: Rows = [
+        ("customer / agent LLM", f"{data.get('user_model')} / {data.get('agent_llm')}"),
+        ("split / trials", f"{data.get('split')} / {data.get('trials')}"),
+    ]
+    for split, agg in (data.get("aggregate") or {}).items():
+        passes = " · ".join(
+            f"{k} {_f(v)}" for k, v in agg.items() if k.startswith("pass^") and v is not None
+        )
+        rows.append((f"{split}: {agg.get('tasks')} tasks", passes or "-"))
+        rows.append(
+            (
+                f"{split}: DB match / communicated",
+                f"{_f(agg.get('db_match_rate'))} / {_f(agg.get('communicate_rate'))}",
+            )
+        )
+    frontier = data.get("published_frontier") or {}
+    if frontier:
+        rows.append(
+            ("published frontier (retail)", " · ".join(f"{k} ~{v}" for k, v in frontier.items()))
+        )
+    return rows
+
+
 # (title, JSON file, key inside it or None for the whole file, summariser, detailed HTML, command)
 _Section = tuple[str, str, str | None, Callable[[Mapping[str, Any]], Rows], str | None, str]
 _SECTIONS: tuple[_Section, ...] = (
@@ -161,6 +186,14 @@ _SECTIONS: tuple[_Section, ...] = (
         _conversations,
         "eval_conversations.html",
         "concierge eval conversations evals/data/dev_conversations.jsonl",
+    ),
+    (
+        "tau2 simulation",
+        "eval_tau2.json",
+        None,
+        _tau2,
+        None,
+        "concierge eval tau2 --split test --trials 4",
     ),
     ("Agent latency (no LLM)", "bench.json", "agent", _agent, None, "concierge bench agent"),
     (

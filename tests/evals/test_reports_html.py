@@ -203,3 +203,18 @@ def test_the_index_links_and_summarises_the_reports_that_exist(tmp_path: Path) -
     assert "classifiers_bench.html" not in page
     assert "agent_local" in page and "Agent latency (OpenAI)" not in page
     assert build_index(tmp_path).count("<h2 id=") == page.count("<h2 id=")
+
+
+def test_the_index_shows_the_tau2_pass_rates_beside_the_published_ones(tmp_path: Path) -> None:
+    from evals.tau2_sim import report, summarise
+    from tests.evals.test_tau2_sim import episode_for
+
+    episodes = [episode_for("1", 0, 1.0), episode_for("1", 1, 0.0), episode_for("2", 0, 0.0)]
+    episodes += [episode_for("2", 1, 0.0)]
+    data = report(episodes, trials=2, split="test", user="local m", agent="none", seconds=3.0)
+    assert data["aggregate"] == {"test": summarise(episodes, trials=2)["test"]}
+    (tmp_path / "eval_tau2.json").write_text(json.dumps(data))
+    page = main(str(tmp_path)).read_text()
+    assert "tau2 simulation" in page and "<a href='eval_tau2.json'>" in page
+    assert "pass^1 0.2500 · pass^2 0.0000" in page
+    assert "published frontier (retail)" in page and "pass^4 ~0.52" in page
