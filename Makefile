@@ -72,7 +72,8 @@ bench: install services llm-model
 	$(BIN)/concierge bench routing
 	$(BIN)/concierge bench load --customers 1000 --turns 4
 	$(BIN)/concierge eval conversations evals/data/dev_conversations.jsonl
-	$(BIN)/concierge eval tau2 --split test --trials 4
+	$(BIN)/concierge llm fetch --model 1.5b
+	$(BIN)/concierge eval tau2 --split test --trials 4 --max-turns 10
 	$(BIN)/concierge bench index
 
 clean:

@@ -192,8 +192,8 @@ _SECTIONS: tuple[_Section, ...] = (
         "eval_tau2.json",
         None,
         _tau2,
-        None,
-        "concierge eval tau2 --split test --trials 4",
+        "eval_tau2.html",
+        "concierge eval tau2 --split test --trials 4 --max-turns 10",
     ),
     ("Agent latency (no LLM)", "bench.json", "agent", _agent, None, "concierge bench agent"),
     (
@@ -313,25 +313,32 @@ def build_index(reports_dir: Path | str = "reports") -> str:
     )
 
 
-def _refresh_conversations_html(reports: Path) -> None:
-    """(Re)write ``eval_conversations.html`` when its JSON is newer, e.g. from before the HTML
-    report existed, so the index's link has a page to open."""
-    from evals.conversations_report import html_path_for, write_html
+def _refresh_html(reports: Path) -> None:
+    """(Re)write ``eval_conversations.html`` and ``eval_tau2.html`` when their JSON is newer (a report
+    from before the page existed, or an interrupted tau2 run), so the index's links have a page."""
+    from evals import conversations_report, tau2_report
+    from evals.conversations_report import html_path_for
 
-    source = reports / "eval_conversations.json"
-    page = html_path_for(source)
-    if not source.exists() or (page.exists() and page.stat().st_mtime >= source.stat().st_mtime):
-        return
-    data, error = _read(source)
-    if error is None and isinstance(data, Mapping):
-        write_html(data, page)
+    for name, write in (
+        ("eval_conversations.json", conversations_report.write_html),
+        ("eval_tau2.json", tau2_report.write_html),
+    ):
+        source = reports / name
+        page = html_path_for(source)
+        if not source.exists() or (
+            page.exists() and page.stat().st_mtime >= source.stat().st_mtime
+        ):
+            continue
+        data, error = _read(source)
+        if error is None and isinstance(data, Mapping):
+            write(data, page)
 
 
 def main(reports_dir: str = "reports") -> Path:
     """Write ``index.html`` in ``reports_dir`` and return its path."""
     reports = Path(reports_dir)
     reports.mkdir(parents=True, exist_ok=True)
-    _refresh_conversations_html(reports)
+    _refresh_html(reports)
     target = reports / "index.html"
     target.write_text(build_index(reports), encoding="utf-8")
     print(f"Wrote {target}")

@@ -767,7 +767,9 @@ def main(
         )
     target.write_text(json.dumps(final, indent=2))
     _print(console, final)
-    console.print(f"Wrote {target}")
+    from evals.tau2_report import html_path_for, write_html
+
+    console.print(f"Wrote {target} and {write_html(final, html_path_for(target))}")
     return final
 
 

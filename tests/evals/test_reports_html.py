@@ -218,3 +218,9 @@ def test_the_index_shows_the_tau2_pass_rates_beside_the_published_ones(tmp_path:
     assert "tau2 simulation" in page and "<a href='eval_tau2.json'>" in page
     assert "pass^1 0.2500 · pass^2 0.0000" in page
     assert "published frontier (retail)" in page and "pass^4 ~0.52" in page
+    # the detailed page is built from the JSON: each episode with its verdict and transcript
+    detail = (tmp_path / "eval_tau2.html").read_text()
+    assert "<a href='eval_tau2.html'>detailed report</a>" in page
+    assert detail.count("<span class='pass'>pass</span>") == 1
+    assert detail.count("<span class='fail'>fail</span>") == 3
+    assert "orders/#W1" in detail and "where is my &lt;order&gt;?" in detail
