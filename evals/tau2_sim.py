@@ -51,6 +51,11 @@ STOP = "###STOP###"
 GREETING = "Hi! How can I help you today?"
 """The agent's opening line, shown to the simulated customer only (tau2 opens the same way)."""
 
+STUCK_AFTER = 3
+"""An episode ends when the agent sends the same message this many times in a row: a customer asked
+the same question a third time would give up (and the run spends its time on conversations that
+can still move)."""
+
 LOCAL_CUSTOMER = "1.5b"
 """The packaged model that plays the customer by default. The 0.5B one cannot: asked to be the
 customer, it writes as the shop's assistant ("How can I assist you today?") nearly every time."""
@@ -358,7 +363,8 @@ class Episode:
     communicate: dict[str, bool]
     ended: str
     """``customer`` (the simulated customer stopped), ``handoff`` (our agent handed off),
-    ``max_turns`` or ``error``."""
+    ``stuck`` (the agent said the same thing ``STUCK_AFTER`` times running), ``max_turns`` or
+    ``error``."""
     turns: int
     escalated: bool
     approvals: int
@@ -465,6 +471,12 @@ def play_episode(
                 if result.escalated or result.handed_off:
                     ended = "handoff"
                     break
+                if (
+                    len(agent_messages) >= STUCK_AFTER
+                    and len(set(agent_messages[-STUCK_AFTER:])) == 1
+                ):
+                    ended = "stuck"
+                    break
     except Exception as e:  # one broken episode is a failed episode, not a lost run
         ended, error = "error", f"{type(e).__name__}: {e}"
     turns = sum(t["role"] == "customer" for t in transcript)
@@ -519,7 +531,7 @@ def summarise(episodes: Sequence[Episode], trials: int) -> dict[str, Any]:
             "escalation_rate": _round(sum(e.escalated for e in group) / n),
             "ended": {
                 reason: sum(e.ended == reason for e in group)
-                for reason in ("customer", "handoff", "max_turns", "error")
+                for reason in ("customer", "handoff", "stuck", "max_turns", "error")
             },
             "approvals": sum(e.approvals for e in group),
             "mean_turns": _round(sum(e.turns for e in group) / n),

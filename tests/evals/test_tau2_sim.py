@@ -311,3 +311,17 @@ def test_the_command_refuses_bad_options_and_a_missing_model_clearly(
     assert result.exit_code == 2, result.output
     assert "concierge llm fetch --model 1.5b" in result.output
     assert not (tmp_path / "r.json").exists()
+
+
+def test_an_agent_that_repeats_itself_ends_the_episode_as_stuck(classifier: Classifier) -> None:
+    from evals.tau2_sim import STUCK_AFTER
+
+    # the agent cannot read a user id as a name, so it asks for the login again and again
+    customer = _customer(
+        "I want to cancel an order", *["I'm mei_kovacs_8020 in zipcode 28236."] * 8
+    )
+    [episode] = _run([CANCEL], customer, classifier, max_turns=9)
+    agent = [t["text"] for t in episode.transcript[1:] if t["role"] == "agent"]
+    assert episode.ended == "stuck", agent
+    assert len(set(agent[-STUCK_AFTER:])) == 1 and episode.turns < 9
+    assert episode.reward == 0.0
