@@ -739,12 +739,8 @@ def main(
         ) as progress:
             bar = progress.add_task("episodes", total=len(tasks) * trials)
 
-            def done(episode: Episode) -> None:
-                episodes.append(episode)
-                progress.update(
-                    bar, advance=1, description=f"task {episode.task} trial {episode.trial}"
-                )
-                partial = report(
+            def current() -> dict[str, Any]:
+                return report(
                     episodes,
                     trials=trials,
                     split=split,
@@ -752,7 +748,13 @@ def main(
                     agent=agent,
                     seconds=time.perf_counter() - started,
                 )
-                target.write_text(json.dumps(partial, indent=2))
+
+            def done(episode: Episode) -> None:
+                episodes.append(episode)
+                progress.update(
+                    bar, advance=1, description=f"task {episode.task} trial {episode.trial}"
+                )
+                target.write_text(json.dumps(current(), indent=2))
                 if not console.is_terminal:
                     console.print(
                         f"task {episode.task} trial {episode.trial}: reward {episode.reward:.0f} "
@@ -769,14 +771,7 @@ def main(
                 temperature=temperature,
                 on_episode=done,
             )
-        final = report(
-            episodes,
-            trials=trials,
-            split=split,
-            user=models.user_name,
-            agent=agent,
-            seconds=time.perf_counter() - started,
-        )
+            final = current()
     target.write_text(json.dumps(final, indent=2))
     _print(console, final)
     from evals.tau2_report import html_path_for, write_html
