@@ -145,26 +145,31 @@ def _conversations(data: Mapping[str, Any]) -> Rows:
 
 
 def _tau2(data: Mapping[str, Any]) -> Rows:
-    rows: Rows = [
-        ("customer / agent LLM", f"{data.get('user_model')} / {data.get('agent_llm')}"),
-        ("split / trials", f"{data.get('split')} / {data.get('trials')}"),
-    ]
-    for split, agg in (data.get("aggregate") or {}).items():
+    aggregate: Mapping[str, Mapping[str, Any]] = data.get("aggregate") or {}
+    # The tau2 split first, the adversarial tasks after: the headline is the split's pass^k.
+    splits = sorted(aggregate, key=lambda split: split == "adversarial")
+    rows: Rows = []
+    for split in splits:
+        agg = aggregate[split]
         passes = " · ".join(
             f"{k} {_f(v)}" for k, v in agg.items() if k.startswith("pass^") and v is not None
         )
         rows.append((f"{split}: {agg.get('tasks')} tasks", passes or "-"))
+    frontier = data.get("published_frontier") or {}
+    if frontier:
+        rows.append(
+            ("published frontier (retail)", " · ".join(f"{k} ~{v}" for k, v in frontier.items()))
+        )
+    for split in splits:
+        agg = aggregate[split]
         rows.append(
             (
                 f"{split}: DB match / communicated",
                 f"{_f(agg.get('db_match_rate'))} / {_f(agg.get('communicate_rate'))}",
             )
         )
-    frontier = data.get("published_frontier") or {}
-    if frontier:
-        rows.append(
-            ("published frontier (retail)", " · ".join(f"{k} ~{v}" for k, v in frontier.items()))
-        )
+    rows.append(("customer / agent LLM", f"{data.get('user_model')} / {data.get('agent_llm')}"))
+    rows.append(("split / trials", f"{data.get('split')} / {data.get('trials')}"))
     return rows
 
 
