@@ -509,21 +509,30 @@ def _order(state: State, turn: Turn) -> tuple[dict[str, Any] | None, Update | No
 
 
 def _ask_confirmation(
-    state: State, turn: Turn, tool: str, arguments: dict[str, Any], summary: str, amount: float
+    state: State,
+    turn: Turn,
+    tool: str,
+    arguments: dict[str, Any],
+    summary: str,
+    amount: float,
+    slots: dict[str, Any] | None = None,
 ) -> Update:
-    """Check the write with the tools first; only an allowed one is put to the customer."""
+    """Check the write with the tools first; only an allowed one is put to the customer. ``slots``,
+    when given, are what the flow gathered, kept whether the tools allow the write or not."""
     probe = turn.call(tool, arguments)
     if not isinstance(probe.error, ConfirmationRequiredError):
-        return _refused(state, turn, probe)
-    pending = Pending(
-        tool=tool,
-        arguments=arguments,
-        confirmation_id=uuid.uuid4().hex,
-        summary=summary,
-        amount=round(amount, 2),
-        approved=False,
-    )
-    return turn.update(draft=summary, pending=pending, awaiting="confirmation")
+        update = _refused(state, turn, probe)
+    else:
+        pending = Pending(
+            tool=tool,
+            arguments=arguments,
+            confirmation_id=uuid.uuid4().hex,
+            summary=summary,
+            amount=round(amount, 2),
+            approved=False,
+        )
+        update = turn.update(draft=summary, pending=pending, awaiting="confirmation")
+    return update if slots is None else {"slots": slots, **update}
 
 
 def _confirmed(state: State, turn: Turn, ctx: Context) -> Update:
@@ -606,11 +615,7 @@ def _done_text(state: State, turn: Turn, pending: Pending, result: Any) -> str:
 # Flows ----------------------------------------------------------------------------------------
 
 
-def _track(state: State, turn: Turn) -> Update:
-    order, asked = _order(state, turn)
-    if asked is not None:
-        return asked
-    assert order is not None
+def _track(state: State, turn: Turn, order: dict[str, Any]) -> Update:
     lang = state.language
     tracked = turn.value("track_order", {"order_id": order["order_id"]}) or {}
     text = render("order_status", lang, order_id=order["order_id"], status=order["status"])
@@ -632,11 +637,7 @@ def _track(state: State, turn: Turn) -> Update:
     return _done(turn, text)
 
 
-def _refund_status(state: State, turn: Turn) -> Update:
-    order, asked = _order(state, turn)
-    if asked is not None:
-        return asked
-    assert order is not None
+def _refund_status(state: State, turn: Turn, order: dict[str, Any]) -> Update:
     lang = state.language
     result = turn.value("get_refund_status", {"order_id": order["order_id"]}) or {}
     refunds = result.get("refunds", [])
@@ -664,11 +665,7 @@ def _items_text(items: list[Mapping[str, Any]]) -> str:
     )
 
 
-def _cancel(state: State, turn: Turn) -> Update:
-    order, asked = _order(state, turn)
-    if asked is not None:
-        return asked
-    assert order is not None
+def _cancel(state: State, turn: Turn, order: dict[str, Any]) -> Update:
     lang = state.language
     order_id = order["order_id"]
     slots = {**state.slots, "order_id": order_id}
@@ -693,10 +690,8 @@ def _cancel(state: State, turn: Turn) -> Update:
         for t in order.get("payment_history", [])
         if t["transaction_type"] == "payment"
     )
-    update = _ask_confirmation(
-        state, turn, "cancel_pending_order", {"order_id": order_id, "reason": reason}, summary, paid
-    )
-    return {"slots": slots, **update}
+    args = {"order_id": order_id, "reason": reason}
+    return _ask_confirmation(state, turn, "cancel_pending_order", args, summary, paid, slots)
 
 
 def _payment_methods(state: State, turn: Turn) -> dict[str, Any]:
@@ -724,11 +719,7 @@ def _refund_target(
     return original if choice == "original" else None
 
 
-def _return(state: State, turn: Turn) -> Update:
-    order, asked = _order(state, turn)
-    if asked is not None:
-        return asked
-    assert order is not None
+def _return(state: State, turn: Turn, order: dict[str, Any]) -> Update:
     lang = state.language
     text = _last_user_text(state)
     order_id = order["order_id"]
@@ -774,17 +765,12 @@ def _return(state: State, turn: Turn) -> Update:
         amount=f"{slots['amount']:.2f}", pm=target,
     )  # fmt: skip
     args = {"order_id": order_id, "item_ids": slots["item_ids"], "payment_method_id": target}
-    update = _ask_confirmation(
-        state, turn, "return_delivered_order_items", args, summary, slots["amount"]
+    return _ask_confirmation(
+        state, turn, "return_delivered_order_items", args, summary, slots["amount"], slots
     )
-    return {"slots": slots, **update}
 
 
-def _exchange(state: State, turn: Turn) -> Update:
-    order, asked = _order(state, turn)
-    if asked is not None:
-        return asked
-    assert order is not None
+def _exchange(state: State, turn: Turn, order: dict[str, Any]) -> Update:
     lang = state.language
     text = _last_user_text(state)
     order_id = order["order_id"]
@@ -834,15 +820,12 @@ def _exchange(state: State, turn: Turn) -> Update:
         "payment_method_id": target,
     }
     amount = max(float(item["price"]), float(variant["price"]))
-    update = _ask_confirmation(state, turn, "exchange_delivered_order_items", args, summary, amount)
-    return {"slots": slots, **update}
+    return _ask_confirmation(
+        state, turn, "exchange_delivered_order_items", args, summary, amount, slots
+    )
 
 
-def _change_address(state: State, turn: Turn) -> Update:
-    order, asked = _order(state, turn)
-    if asked is not None:
-        return asked
-    assert order is not None
+def _change_address(state: State, turn: Turn, order: dict[str, Any]) -> Update:
     lang = state.language
     order_id = order["order_id"]
     slots = {**state.slots, "order_id": order_id}
@@ -853,8 +836,7 @@ def _change_address(state: State, turn: Turn) -> Update:
     slots["address"] = address
     summary = render("confirm_address", lang, order_id=order_id, address=format_address(address))
     args = {"order_id": order_id, **address}
-    update = _ask_confirmation(state, turn, "modify_pending_order_address", args, summary, 0.0)
-    return {"slots": slots, **update}
+    return _ask_confirmation(state, turn, "modify_pending_order_address", args, summary, 0.0, slots)
 
 
 def _availability(state: State, turn: Turn) -> Update:
@@ -879,13 +861,30 @@ def _availability(state: State, turn: Turn) -> Update:
                               examples=examples))  # fmt: skip
 
 
+OrderFlow = Callable[[State, Turn, dict[str, Any]], Update]
+
+
+def _about_an_order(flow: OrderFlow) -> Callable[[State, Turn], Update]:
+    """A goal about one order: the order the customer means is looked up first (or asked for, or
+    refused when not theirs), then ``flow`` runs with its details."""
+
+    def run(state: State, turn: Turn) -> Update:
+        order, asked = _order(state, turn)
+        if asked is not None:
+            return asked
+        assert order is not None
+        return flow(state, turn, order)
+
+    return run
+
+
 _FLOWS: dict[str, Callable[[State, Turn], Update]] = {
-    "track_order": _track,
-    "refund_status": _refund_status,
-    "cancel_order": _cancel,
-    "return_item": _return,
-    "exchange_item": _exchange,
-    "change_address": _change_address,
+    "track_order": _about_an_order(_track),
+    "refund_status": _about_an_order(_refund_status),
+    "cancel_order": _about_an_order(_cancel),
+    "return_item": _about_an_order(_return),
+    "exchange_item": _about_an_order(_exchange),
+    "change_address": _about_an_order(_change_address),
     "availability": _availability,
 }
 
@@ -914,10 +913,8 @@ def _planned(state: State, turn: Turn, plan: dict[str, Any]) -> Update:
     from tools.registry import spec
 
     if spec(tool).kind == "write":
-        update = _ask_confirmation(
-            state, turn, tool, arguments, _generic_summary(tool, arguments), 0.0
-        )
-        return {"slots": slots, **update}
+        summary = _generic_summary(tool, arguments)
+        return _ask_confirmation(state, turn, tool, arguments, summary, 0.0, slots)
     outcome = turn.call(tool, arguments)
     if not outcome.ok:
         return _refused(state, turn, outcome, slots=slots)
