@@ -69,39 +69,16 @@ def _etags(header: str) -> set[str]:
     return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
 
 
-_WIDGET_JS = Asset.load("widget.js", "text/javascript; charset=utf-8")
-_WIDGET_CSS = Asset.load("widget.css", "text/css; charset=utf-8")
-_DEMO_CSS = Asset.load("demo.css", "text/css; charset=utf-8")
-_CONSOLE_JS = Asset.load("console.js", "text/javascript; charset=utf-8")
-_CONSOLE_CSS = Asset.load("console.css", "text/css; charset=utf-8")
+_MEDIA_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 _CONSOLE_PAGE = (STATIC_DIR / "console.html").read_text(encoding="utf-8")
 _PAGE = Template((STATIC_DIR / "index.html").read_text(encoding="utf-8"))
 _HELP_PAGE = Template((STATIC_DIR / "help.html").read_text(encoding="utf-8"))
 
-
-@router.get("/widget.js")
-def widget_js(request: Request) -> Response:
-    return _WIDGET_JS.response(request)
-
-
-@router.get("/widget.css")
-def widget_css(request: Request) -> Response:
-    return _WIDGET_CSS.response(request)
-
-
-@router.get("/demo.css")
-def demo_css(request: Request) -> Response:
-    return _DEMO_CSS.response(request)
-
-
-@router.get("/console.js")
-def console_js(request: Request) -> Response:
-    return _CONSOLE_JS.response(request)
-
-
-@router.get("/console.css")
-def console_css(request: Request) -> Response:
-    return _CONSOLE_CSS.response(request)
+# Each script and style sheet at the root (``/widget.js``), served from memory with its ETag.
+for _name in ("widget.js", "widget.css", "demo.css", "console.js", "console.css"):
+    router.add_api_route(
+        f"/{_name}", Asset.load(_name, _MEDIA_TYPES[Path(_name).suffix]).response, methods=["GET"]
+    )
 
 
 @router.get("/console")

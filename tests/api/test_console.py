@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from api.web import STATIC_DIR
 from tests.api.conftest import Service
 
@@ -30,24 +28,6 @@ def test_the_console_page_is_served_under_the_strict_csp(service: Service) -> No
     script = (STATIC_DIR / "console.js").read_text(encoding="utf-8")
     for element_id in re.findall(r'\$\("([a-z-]+)"\)', script):
         assert f'id="{element_id}"' in page, element_id
-
-
-@pytest.mark.parametrize(
-    ("path", "media_type"),
-    [
-        ("/console.js", "text/javascript; charset=utf-8"),
-        ("/console.css", "text/css; charset=utf-8"),
-    ],
-)
-def test_the_console_files_have_their_type_and_revalidate_by_etag(
-    service: Service, path: str, media_type: str
-) -> None:
-    r = service.client.get(path)
-    assert r.status_code == 200 and r.content
-    assert r.headers["content-type"] == media_type
-    assert r.content == (STATIC_DIR / path.lstrip("/")).read_bytes()
-    again = service.client.get(path, headers={"If-None-Match": r.headers["etag"]})
-    assert again.status_code == 304 and again.content == b""
 
 
 def test_the_console_never_writes_html() -> None:

@@ -9,6 +9,7 @@ import re
 import pytest
 from sqlalchemy import select
 
+from api.web import STATIC_DIR
 from tests.agent.conftest import find_order
 from tests.api.conftest import Service, sse_events
 from tools.models import Product
@@ -20,6 +21,8 @@ from tools.models import Product
         ("/widget.js", "text/javascript; charset=utf-8"),
         ("/widget.css", "text/css; charset=utf-8"),
         ("/demo.css", "text/css; charset=utf-8"),
+        ("/console.js", "text/javascript; charset=utf-8"),
+        ("/console.css", "text/css; charset=utf-8"),
     ],
 )
 def test_static_files_have_their_type_and_revalidate_by_etag(
@@ -28,6 +31,7 @@ def test_static_files_have_their_type_and_revalidate_by_etag(
     r = service.client.get(path)
     assert r.status_code == 200 and r.content
     assert r.headers["content-type"] == media_type
+    assert r.content == (STATIC_DIR / path.lstrip("/")).read_bytes()
     assert r.headers["x-content-type-options"] == "nosniff"
     assert "max-age=600" in r.headers["cache-control"]
     etag = r.headers["etag"]
@@ -40,7 +44,6 @@ def test_static_files_have_their_type_and_revalidate_by_etag(
 
 def test_the_widget_never_writes_html() -> None:
     """Messages are shown as text: the script has no way in for markup."""
-    from api.web import STATIC_DIR
 
     source = (STATIC_DIR / "widget.js").read_text(encoding="utf-8")
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
