@@ -330,7 +330,7 @@ def aggregate(outcomes: Sequence[TurnOutcome]) -> dict[str, Any]:
     }
 
 
-class _Shops:
+class Shops:
     """A seeded template store and a knowledge base per shop, built on first use; each conversation
     gets its own copy of the template."""
 
@@ -406,7 +406,7 @@ def play(
 
     settings = get_settings()
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        shops = _Shops(Path(tmp), stack)
+        shops = Shops(Path(tmp), stack)
         for n, conversation in enumerate(conversations):
             store = shops.store(conversation.db, f"c{n}")
             try:

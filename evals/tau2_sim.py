@@ -574,7 +574,7 @@ def open_models(
 ) -> Iterator[Models]:
     """The customer's model (``local``: the embedded llama.cpp server, ``openai``: the configured
     endpoint) and the agent's LLM; one local server serves both when both are local."""
-    from agent.llm import LLM, make_llm, openai_chat_model
+    from agent.llm import make_llm, openai_chat_model
     from agent.local_llm import LocalLLMServer, LocalServerError, model_path
 
     if user not in ("local", "openai"):
@@ -593,16 +593,10 @@ def open_models(
             server = stack.enter_context(LocalLLMServer(settings).start())
             chat = openai_chat_model(settings, base_url=server.base_url, model=server.model_name)
             name = f"local {server.model_name}"
-            agent_llm = (
-                LLM(
-                    openai_chat_model(settings, base_url=server.base_url, model=server.model_name),
-                    name="local",
-                    timeout_s=settings.llm_timeout_s,
-                    prompt_tokens=settings.llm_prompt_tokens,
-                )
-                if agent == "local"
-                else make_llm(agent, settings)
-            )
+            # The agent's local LLM talks to the same server rather than starting a second one
+            # (through its own client: its token count must not pick up the customer's).
+            own = openai_chat_model(settings, base_url=server.base_url, model=server.model_name)
+            agent_llm = make_llm(agent, settings, chat_model=own if agent == "local" else None)
         else:
             chat = openai_chat_model(settings, model=user_model)
             name = f"openai {user_model or settings.llm_model}"
@@ -627,7 +621,7 @@ def run_tau2(
     from agent.checkpoint import open_checkpointer
     from agent.context import Context
     from agent.runner import Agent
-    from evals.conversations import _Shops
+    from evals.conversations import Shops
     from tools.settings import get_settings
 
     if trials < 1:
@@ -635,7 +629,7 @@ def run_tau2(
     settings = get_settings()
     episodes: list[Episode] = []
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        shops = _Shops(Path(tmp), stack)
+        shops = Shops(Path(tmp), stack)
         kb = shops.kb("tau2")
         expected = _Expected(lambda name: shops.store("tau2", name))
 
