@@ -359,16 +359,8 @@ def authenticate(state: State, runtime: Runtime[Context]) -> Update:
     if outcome is None:
         return turn.update(draft=render("ask_identity", lang), awaiting="identity")
     if not outcome.ok:
-        failures = {**state.failures, "authenticate": state.failures.get("authenticate", 0) + 1}
-        if failures["authenticate"] >= 2:
-            return turn.update(
-                failures=failures,
-                route="escalate",
-                escalation_reasons=["repeated_failure:authenticate"],
-            )
-        return turn.update(
-            draft=render("auth_failed", lang), awaiting="identity", failures=failures
-        )
+        return _fail(state, turn, render("auth_failed", lang), counter="authenticate",
+                     awaiting="identity")  # fmt: skip
     log.info("verified %s", text)
     customer_id = str(outcome.value)
     failures = {k: v for k, v in state.failures.items() if k != "authenticate"}
@@ -458,12 +450,16 @@ def after_act(state: State) -> str:
     return "escalate" if state.route == "escalate" else "respond"
 
 
-def _fail(state: State, turn: Turn, draft: str, **fields: Any) -> Update:
-    goal = state.goal or "unknown"
-    failures = {**state.failures, goal: state.failures.get(goal, 0) + 1}
+def _fail(
+    state: State, turn: Turn, draft: str, *, counter: str | None = None, **fields: Any
+) -> Update:
+    """Say what went wrong and count it against ``counter`` (the goal by default); the second
+    failure of the same kind goes to a human."""
+    key = counter or state.goal or "unknown"
+    failures = {**state.failures, key: state.failures.get(key, 0) + 1}
     update = turn.update(draft=draft, failures=failures, **fields)
-    if failures[goal] >= 2:
-        update.update(route="escalate", escalation_reasons=[f"repeated_failure:{goal}"])
+    if failures[key] >= 2:
+        update.update(route="escalate", escalation_reasons=[f"repeated_failure:{key}"])
     return update
 
 
