@@ -109,6 +109,15 @@ def find_order(
         return order, customer
 
 
+def two_customers(store: Store) -> tuple[tuple[Order, Customer], tuple[Order, Customer]]:
+    """A customer's pending order and another customer's pending order (with their owners)."""
+    mine = find_order(store, "pending", index=0)
+    index = 1
+    while (theirs := find_order(store, "pending", index=index))[1].id == mine[1].id:
+        index += 1
+    return mine, theirs
+
+
 def order_status(store: Store, order_id: str) -> str:
     with store.read() as s:
         order = s.get(Order, order_id)

@@ -22,7 +22,7 @@ from agent.llm import (
     validate_plan,
     writer_max_tokens,
 )
-from tests.agent.conftest import AgentFactory, find_order, order_status
+from tests.agent.conftest import AgentFactory, find_order, order_status, two_customers
 
 
 class ScriptedChatModel(GenericFakeChatModel):
@@ -140,14 +140,7 @@ def test_planned_write_waits_for_the_customers_yes(make_agent: AgentFactory) -> 
 
 
 def test_a_plan_the_tools_reject_is_explained_not_retried(make_agent: AgentFactory) -> None:
-    store = make_agent().store
-    _, me = find_order(store, "pending", index=0)
-    index = 1
-    while True:
-        theirs, them = find_order(store, "pending", index=index)
-        if them.id != me.id:
-            break
-        index += 1
+    (_, me), (theirs, them) = two_customers(make_agent().store)
     model = scripted(
         plan_call(action="tool", tool="get_order_details", arguments={"order_id": theirs.id}),
         AIMessage("I couldn't find that order."),

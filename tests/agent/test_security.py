@@ -3,19 +3,13 @@ order id that is not theirs."""
 
 from __future__ import annotations
 
-from tests.agent.conftest import AgentFactory, find_order, order_status
+from tests.agent.conftest import AgentFactory, order_status, two_customers
 
 
 def _two_customers(make_agent: AgentFactory) -> tuple[str, str, str]:
     """A customer, and another customer's pending order and email."""
-    store = make_agent().store
-    _, me = find_order(store, "pending", index=0)
-    index = 1
-    while True:
-        theirs, them = find_order(store, "pending", index=index)
-        if them.id != me.id:
-            return me.id, theirs.id, them.email
-        index += 1
+    (_, me), (theirs, them) = two_customers(make_agent().store)
+    return me.id, theirs.id, them.email
 
 
 def test_reading_another_customers_order_reads_as_not_found(make_agent: AgentFactory) -> None:

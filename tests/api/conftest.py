@@ -20,7 +20,7 @@ from api.app import create_app
 from api.security import identity_signature
 from classifiers import Classifier
 from knowledge import KnowledgeBase
-from tests.agent.conftest import QUIET
+from tests.agent.conftest import QUIET, find_order, order_status
 from tests.conftest import StoreFactory
 from tools.demo import demo_docs_dir
 from tools.settings import Settings
@@ -90,6 +90,18 @@ class Service:
         assert r.status_code == 200, r.text
         reply: dict[str, Any] = r.json()
         return reply
+
+    def pause_a_return(self, index: int) -> tuple[str, dict[str, str], str, int]:
+        """A signed-in customer's return of a whole delivered order, confirmed and now waiting for a
+        human's approval: the conversation, its auth header, the (unchanged) order and the ticket."""
+        order, customer = find_order(self.store, "delivered", index=index)
+        cid, auth = self.start(customer.id)
+        self.say(cid, auth, f"I want to return all items of {order.id}")
+        self.say(cid, auth, "refund to the original payment method")
+        paused = self.say(cid, auth, "yes")
+        assert paused["awaiting_approval"] and paused["ticket_id"], paused
+        assert order_status(self.store, order.id) == "delivered"
+        return cid, auth, order.id, paused["ticket_id"]
 
 
 @contextmanager

@@ -126,19 +126,8 @@ def test_resolving_a_handed_off_ticket_gives_the_conversation_back(desk: Service
     assert not history(desk, cid, auth)["handed_off"]
 
 
-def _pause_a_return(desk: Service, index: int) -> tuple[str, dict[str, str], str, int]:
-    order, customer = find_order(desk.store, "delivered", index=index)
-    cid, auth = desk.start(customer.id)
-    desk.say(cid, auth, f"I want to return all items of {order.id}")
-    desk.say(cid, auth, "refund to the original payment method")
-    paused = desk.say(cid, auth, "yes")
-    assert paused["awaiting_approval"] and paused["ticket_id"], paused
-    assert order_status(desk.store, order.id) == "delivered"
-    return cid, auth, order.id, paused["ticket_id"]
-
-
 def test_an_approved_return_goes_through(desk: Service) -> None:
-    cid, auth, order_id, ticket_id = _pause_a_return(desk, 0)
+    cid, auth, order_id, ticket_id = desk.pause_a_return(0)
     queue = desk.client.get("/v1/agent/tickets?kind=approval", headers=key(AGENT_A)).json()
     [listed] = [t for t in queue["tickets"] if t["ticket_id"] == ticket_id]
     assert listed["conversation_id"] == cid and listed["order_id"] == order_id
@@ -157,7 +146,7 @@ def test_an_approved_return_goes_through(desk: Service) -> None:
 
 
 def test_a_rejected_return_is_explained_to_the_customer(desk: Service) -> None:
-    cid, auth, order_id, ticket_id = _pause_a_return(desk, 1)
+    cid, auth, order_id, ticket_id = desk.pause_a_return(1)
     bad = act(desk, AGENT_B, ticket_id, "approval", action="bless")
     assert bad.status_code == 422
     edit = act(desk, AGENT_B, ticket_id, "approval", action="edit", arguments={"price": 0})

@@ -312,17 +312,6 @@ def test_a_reply_in_the_thread_reaches_the_customer(desk: Desk) -> None:
     assert "not linked" in told["text"]
 
 
-def _pause_a_return(desk: Desk, index: int) -> tuple[str, dict[str, str], str, int]:
-    order, customer = find_order(desk.store, "delivered", index=index)
-    cid, auth = desk.start(customer.id)
-    desk.say(cid, auth, f"I want to return all items of {order.id}")
-    desk.say(cid, auth, "refund to the original payment method")
-    paused = desk.say(cid, auth, "yes")
-    assert paused["awaiting_approval"] and paused["ticket_id"], paused
-    desk.settle()
-    return cid, auth, order.id, paused["ticket_id"]
-
-
 @pytest.mark.parametrize(
     ("index", "action", "status", "verdict"),
     [(0, "approve", "return requested", "Approved"), (1, "reject", "delivered", "Rejected")],
@@ -330,7 +319,8 @@ def _pause_a_return(desk: Desk, index: int) -> tuple[str, dict[str, str], str, i
 def test_a_paused_refund_is_decided_from_slack(
     desk: Desk, index: int, action: str, status: str, verdict: str
 ) -> None:
-    cid, auth, order_id, ticket_id = _pause_a_return(desk, index)
+    cid, auth, order_id, ticket_id = desk.pause_a_return(index)
+    desk.settle()
     post = desk.ticket_post(ticket_id)
     assert set(_buttons(post)) == {
         "concierge_claim",
