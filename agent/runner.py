@@ -33,6 +33,8 @@ class TurnResult:
     tools: list[str] = field(default_factory=list)
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     citations: list[str] = field(default_factory=list)
+    passages: list[dict[str, Any]] = field(default_factory=list)
+    """The passages retrieved this turn (ref, title, text...), cited or not."""
     escalated: bool = False
     escalation_reasons: list[str] = field(default_factory=list)
     ticket_id: int | None = None
@@ -101,6 +103,7 @@ class Agent:
             citations=[p["ref"] for p in state.passages]
             if state.reply and "[" in state.reply
             else [],
+            passages=[dict(p) for p in state.passages],
             escalated=bool(state.escalation_reasons) and state.route != "silent",
             escalation_reasons=list(state.escalation_reasons),
             ticket_id=escalation["ticket_id"] if escalation else None,

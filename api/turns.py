@@ -39,11 +39,9 @@ class TurnEvent:
     data: dict[str, Any]
 
 
-def reply_body(
-    conversation_id: str, result: TurnResult, passages: list[dict[str, Any]]
-) -> dict[str, Any]:
+def reply_body(conversation_id: str, result: TurnResult) -> dict[str, Any]:
     """The JSON a channel gets for one answered message."""
-    titles = {p["ref"]: p.get("title", "") for p in passages}
+    titles = {p["ref"]: p.get("title", "") for p in result.passages}
     return {
         "conversation_id": conversation_id,
         "reply": result.reply,
@@ -58,10 +56,7 @@ def reply_body(
         if result.intent is not None
         else None,
         "route": result.route,
-        "tool_calls": [
-            {"name": c["name"], "arguments": c.get("arguments", {}), "ok": c.get("ok", True)}
-            for c in result.tool_calls
-        ],
+        "tool_calls": [_tool_event(c).data for c in result.tool_calls],
         "citations": [{"ref": ref, "title": titles.get(ref, "")} for ref in result.citations],
         "escalated": result.escalated,
         "escalation_reasons": result.escalation_reasons,
@@ -112,8 +107,7 @@ def run_turn(agent: Agent, grant: Grant, text: str) -> Iterator[TurnEvent]:
                     yield _tool_event(call)
                 seen_tools = len(calls)
     result = record_approval(agent, thread, agent.result(thread))
-    passages = [dict(p) for p in agent.state(thread).passages]
-    body = reply_body(thread, result, passages)
+    body = reply_body(thread, result)
     for citation in body["citations"]:
         yield TurnEvent("citation", citation)
     for piece in _PIECES.findall(result.reply):
