@@ -7,6 +7,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
+from langgraph.types import StateSnapshot
 
 from agent.graph import Graph
 from agent.state import State
@@ -68,7 +69,11 @@ def hand_back(graph: Graph, thread_id: str) -> None:
 
 def pending_approval(graph: Graph, thread_id: str) -> dict[str, Any] | None:
     """The risky write waiting for a human's decision, if the run is paused on one."""
-    snapshot = graph.get_state(_config(thread_id))
+    return approval_in(graph.get_state(_config(thread_id)))
+
+
+def approval_in(snapshot: StateSnapshot) -> dict[str, Any] | None:
+    """The approval a checkpoint's run is paused on, if any."""
     for item in snapshot.interrupts:
         if isinstance(item.value, dict) and item.value.get("kind") == "approval":
             return dict(item.value)

@@ -13,7 +13,7 @@ from langgraph.types import Command
 
 from agent.context import Context
 from agent.graph import Graph, build_graph
-from agent.handoff import pending_approval
+from agent.handoff import approval_in
 from agent.state import State
 from agent.templates import render
 
@@ -82,8 +82,9 @@ class Agent:
         return State(**self.graph.get_state(self.config(thread_id)).values)
 
     def result(self, thread_id: str) -> TurnResult:
-        state = self.state(thread_id)
-        approval = pending_approval(self.graph, thread_id)
+        snapshot = self.graph.get_state(self.config(thread_id))  # one checkpoint read per turn
+        state = State(**snapshot.values)
+        approval = approval_in(snapshot)
         u: dict[str, Any] = dict(state.understanding or {})
         escalation = state.escalation
         silent = state.route == "silent"
