@@ -32,7 +32,8 @@ class Context:
     vip_spend: float = 5000.0
     """Lifetime spend in dollars from which a complaining customer goes straight to a human."""
     risky_amount: float = 500.0
-    """Returns and exchanges moving more dollars than this wait for a human's approval."""
+    """Returns and exchanges moving more dollars than this wait for a human's approval (the tools
+    enforce it: the agent's ``ToolContext`` carries it)."""
     top_k: int = 3
     """Passages retrieved for a policy question."""
     llm_mode: LLMMode = "none"
@@ -57,7 +58,7 @@ class Context:
             negative_sentiment=settings.agent_negative_sentiment,
             severity_escalation=settings.agent_severity_escalation,
             vip_spend=settings.agent_vip_spend,
-            risky_amount=settings.agent_risky_amount,
+            risky_amount=settings.approval_amount,
             top_k=settings.agent_top_k,
             llm_mode=settings.agent_llm,
             llm_timeout_s=settings.llm_timeout_s,

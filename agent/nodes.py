@@ -41,13 +41,12 @@ from agent.understanding import (
 )
 from knowledge.retrieval import passage_excerpt
 from tools.context import ToolContext
-from tools.errors import ConfirmationRequiredError, NotAuthenticatedError
+from tools.errors import ApprovalRequiredError, ConfirmationRequiredError, NotAuthenticatedError
 from tools.registry import ToolOutcome, invoke
 
 log = agent_logger()
 Update = dict[str, Any]
 
-RISKY_TOOLS = frozenset({"return_delivered_order_items", "exchange_delivered_order_items"})
 _DONE_TEMPLATES = {
     "cancel_pending_order": "done_cancel",
     "return_delivered_order_items": "done_return",
@@ -89,13 +88,21 @@ class Turn:
             customer_id=state.customer_id,
             actor="agent",
             conversation_id=_thread_id(),
+            approval_over_cents=round(services.ctx.risky_amount * 100),
         )
 
     def call(
-        self, name: str, arguments: Mapping[str, Any], *, confirm: str | None = None
+        self,
+        name: str,
+        arguments: Mapping[str, Any],
+        *,
+        confirm: str | None = None,
+        approved_by: str | None = None,
     ) -> ToolOutcome:
         args = dict(arguments)
         ctx = self.ctx.confirm(name, args, confirm) if confirm else self.ctx
+        if approved_by:
+            ctx = ctx.approve(name, args, approved_by)
         outcome = invoke(ctx, name, args)
         self.calls.append(ToolCall(name=name, arguments=args, ok=outcome.ok, result=outcome.text))
         return outcome
@@ -240,11 +247,19 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
     slots = dict(state.slots)
     update: Update = {}
     pending = state.pending
+    order_id = _entity(u, "order_id")
     if pending is not None:
-        answer = yes_no(text)
-        if answer is None and new_goal not in (None, goal):
-            pending = None  # the customer moved on: nothing is confirmed by silence
-            update["pending"] = None
+        answer = yes_no(text, action=pending["tool"])
+        other_order = order_id is not None and _same_order(order_id) != _same_order(
+            str(pending["arguments"].get("order_id", ""))
+        )
+        if answer is None and (new_goal not in (None, goal) or other_order):
+            # The customer moved on ("yes, but cancel #W2 instead"): nothing is confirmed, and the
+            # new request is followed from the start, its slots gathered again.
+            pending = None
+            update.update(pending=None, awaiting=None)
+            if other_order:
+                slots = {}
         elif not reasons:
             return {"route": "act" if answer is not None else "clarify"}
     if new_goal is not None and new_goal != goal and new_goal != "human":
@@ -252,7 +267,6 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
         slots = {k: v for k, v in slots.items() if k == "order_id"}
         goal = new_goal
         update.update(goal=goal, awaiting=None, clarified=False)
-    order_id = _entity(u, "order_id")
     if order_id:
         slots["order_id"] = order_id
     update["slots"] = slots
@@ -289,10 +303,14 @@ _STRONG_CUES = frozenset(
 )
 
 
+def _same_order(order_id: str) -> str:
+    return order_id.strip().lstrip("#").upper()
+
+
 def _answers(state: State, text: str, u: Understanding) -> bool:
     """Whether the message answers the question the last reply asked: a slot or a confirmation."""
     if state.pending is not None:
-        return yes_no(text) is not None
+        return yes_no(text, action=state.pending["tool"]) is not None
     return bool(state.awaiting and state.goal and _fills(state.awaiting, text, u))
 
 
@@ -436,7 +454,7 @@ def act(state: State, runtime: Runtime[Context]) -> Update:
     ctx = runtime.context
     turn = Turn(state, resolve(ctx))
     if state.pending is not None:
-        return _confirmed(state, turn, ctx)
+        return _confirmed(state, turn)
     plan = state.slots.get("plan")
     if isinstance(plan, dict):
         return _planned(state, turn, plan)
@@ -510,11 +528,12 @@ def _ask_confirmation(
     tool: str,
     arguments: dict[str, Any],
     summary: str,
-    amount: float,
     slots: dict[str, Any] | None = None,
 ) -> Update:
-    """Check the write with the tools first; only an allowed one is put to the customer. ``slots``,
-    when given, are what the flow gathered, kept whether the tools allow the write or not."""
+    """Check the write with the tools first; only an allowed one is put to the customer. The money it
+    moves and whether a staff member must approve it are the tool's own answer (it knows the
+    prices), whoever proposed the write. ``slots``, when given, are what the flow gathered, kept
+    whether the tools allow the write or not."""
     probe = turn.call(tool, arguments)
     if not isinstance(probe.error, ConfirmationRequiredError):
         update = _refused(state, turn, probe)
@@ -524,62 +543,91 @@ def _ask_confirmation(
             arguments=arguments,
             confirmation_id=uuid.uuid4().hex,
             summary=summary,
-            amount=round(amount, 2),
+            amount=round(probe.error.amount_cents / 100, 2),
+            needs_approval=probe.error.needs_approval,
             approved=False,
         )
         update = turn.update(draft=summary, pending=pending, awaiting="confirmation")
     return update if slots is None else {"slots": slots, **update}
 
 
-def _confirmed(state: State, turn: Turn, ctx: Context) -> Update:
-    """The customer answered a confirmation question (and, for a risky write, a human decided)."""
+def _confirmed(state: State, turn: Turn) -> Update:
+    """The customer answered a confirmation question (and, for a write over the approval amount, a
+    human decided)."""
     lang = state.language
     pending = state.pending
     assert pending is not None
-    answer = yes_no(_last_user_text(state))
-    if not answer:
+    if yes_no(_last_user_text(state), action=pending["tool"]) is not True:
         return _done(turn, render("declined", lang))
-    if (
-        pending["tool"] in RISKY_TOOLS
-        and pending["amount"] > ctx.risky_amount
-        and not pending["approved"]
-    ):
-        # Pauses the run until a human answers; nothing above this line has side effects, because the
-        # node runs again from the start when the run resumes.
-        decision = interrupt(
-            {
-                "kind": "approval",
-                "tool": pending["tool"],
-                "arguments": pending["arguments"],
-                "amount": pending["amount"],
-                "summary": pending["summary"],
-                "customer_id": state.customer_id,
-            }
+    approver = pending.get("approved_by") if pending["approved"] else None
+    if pending.get("needs_approval") and not pending["approved"]:
+        decided = _human_decision(state, turn, pending, pending["amount"])
+        if not isinstance(decided, str):
+            return decided
+        approver = decided
+    outcome = turn.call(
+        pending["tool"],
+        pending["arguments"],
+        confirm=pending["confirmation_id"],
+        approved_by=approver,
+    )
+    if isinstance(outcome.error, ApprovalRequiredError) and approver is None:
+        # The tool's rule is the one that counts, even where the confirmation question did not
+        # foresee it: a human decides before anything is written.
+        decided = _human_decision(state, turn, pending, outcome.error.amount_cents / 100)
+        if not isinstance(decided, str):
+            return decided
+        outcome = turn.call(
+            pending["tool"],
+            pending["arguments"],
+            confirm=pending["confirmation_id"],
+            approved_by=decided,
         )
-        verdict = (
-            str((decision or {}).get("action", "reject"))
-            if isinstance(decision, dict)
-            else str(decision)
-        )
-        if verdict == "reject":
-            why = str(decision.get("reason", "")) if isinstance(decision, dict) else ""
-            return _done(turn, render("approval_rejected", lang, reason=f" ({why})" if why else ""))
-        if verdict == "edit":
-            edits = dict(decision.get("arguments", {})) if isinstance(decision, dict) else {}
-            arguments = {**pending["arguments"], **edits}
-            summary = _generic_summary(pending["tool"], arguments)
-            update = _ask_confirmation(
-                state, turn, pending["tool"], arguments, summary, pending["amount"]
-            )
-            if update.get("pending"):
-                update["pending"] = Pending(**{**update["pending"], "approved": True})  # type: ignore[typeddict-item]
-                update["draft"] = render("approval_edited", lang, summary=summary)
-            return update
-        pending = Pending(**{**pending, "approved": True})
-    outcome = turn.call(pending["tool"], pending["arguments"], confirm=pending["confirmation_id"])
     if not outcome.ok:
         return _refused(state, turn, outcome, pending=None, awaiting=None)
     return _done(turn, _done_text(state, turn, pending, outcome.value))
+
+
+def _human_decision(state: State, turn: Turn, pending: Pending, amount: float) -> str | Update:
+    """Pause the run until a staff member decides on ``pending``: who approved it, or the turn's
+    update when they rejected or edited it.
+
+    Nothing before the ``interrupt`` has side effects: the node runs again from the start when the
+    run resumes."""
+    lang = state.language
+    decision = interrupt(
+        {
+            "kind": "approval",
+            "tool": pending["tool"],
+            "arguments": pending["arguments"],
+            "amount": round(amount, 2),
+            "summary": pending["summary"],
+            "customer_id": state.customer_id,
+        }
+    )
+    verdict = (
+        str((decision or {}).get("action", "reject"))
+        if isinstance(decision, dict)
+        else str(decision)
+    )
+    if verdict == "reject":
+        why = str(decision.get("reason", "")) if isinstance(decision, dict) else ""
+        return _done(turn, render("approval_rejected", lang, reason=f" ({why})" if why else ""))
+    approver = str(decision.get("by") or "staff") if isinstance(decision, dict) else "staff"
+    if verdict == "edit":
+        edits = dict(decision.get("arguments", {})) if isinstance(decision, dict) else {}
+        arguments = {**pending["arguments"], **edits}
+        summary = _generic_summary(pending["tool"], arguments)
+        update = _ask_confirmation(state, turn, pending["tool"], arguments, summary)
+        if update.get("pending"):
+            # The edited call is approved as edited; the customer confirms it once more.
+            approved = {**update["pending"], "approved": True, "approved_by": approver}
+            update["pending"] = Pending(**approved)  # type: ignore[typeddict-item]
+            update["draft"] = render("approval_edited", lang, summary=summary)
+        return update
+    if verdict != "approve":
+        return _done(turn, render("approval_rejected", lang, reason=""))
+    return approver
 
 
 def _done_text(state: State, turn: Turn, pending: Pending, result: Any) -> str:
@@ -681,13 +729,8 @@ def _cancel(state: State, turn: Turn, order: dict[str, Any]) -> Update:
     slots["reason"] = reason
     items = ", ".join(i["name"] for i in order["items"])
     summary = render("confirm_cancel", lang, order_id=order_id, items=items, reason=reason)
-    paid = sum(
-        float(t["amount"])
-        for t in order.get("payment_history", [])
-        if t["transaction_type"] == "payment"
-    )
     args = {"order_id": order_id, "reason": reason}
-    return _ask_confirmation(state, turn, "cancel_pending_order", args, summary, paid, slots)
+    return _ask_confirmation(state, turn, "cancel_pending_order", args, summary, slots)
 
 
 def _payment_methods(state: State, turn: Turn) -> dict[str, Any]:
@@ -761,9 +804,7 @@ def _return(state: State, turn: Turn, order: dict[str, Any]) -> Update:
         amount=f"{slots['amount']:.2f}", pm=target,
     )  # fmt: skip
     args = {"order_id": order_id, "item_ids": slots["item_ids"], "payment_method_id": target}
-    return _ask_confirmation(
-        state, turn, "return_delivered_order_items", args, summary, slots["amount"], slots
-    )
+    return _ask_confirmation(state, turn, "return_delivered_order_items", args, summary, slots)
 
 
 def _exchange(state: State, turn: Turn, order: dict[str, Any]) -> Update:
@@ -815,10 +856,7 @@ def _exchange(state: State, turn: Turn, order: dict[str, Any]) -> Update:
         "new_item_ids": [variant["item_id"]],
         "payment_method_id": target,
     }
-    amount = max(float(item["price"]), float(variant["price"]))
-    return _ask_confirmation(
-        state, turn, "exchange_delivered_order_items", args, summary, amount, slots
-    )
+    return _ask_confirmation(state, turn, "exchange_delivered_order_items", args, summary, slots)
 
 
 def _change_address(state: State, turn: Turn, order: dict[str, Any]) -> Update:
@@ -832,7 +870,7 @@ def _change_address(state: State, turn: Turn, order: dict[str, Any]) -> Update:
     slots["address"] = address
     summary = render("confirm_address", lang, order_id=order_id, address=format_address(address))
     args = {"order_id": order_id, **address}
-    return _ask_confirmation(state, turn, "modify_pending_order_address", args, summary, 0.0, slots)
+    return _ask_confirmation(state, turn, "modify_pending_order_address", args, summary, slots)
 
 
 def _availability(state: State, turn: Turn) -> Update:
@@ -910,7 +948,7 @@ def _planned(state: State, turn: Turn, plan: dict[str, Any]) -> Update:
 
     if spec(tool).kind == "write":
         summary = _generic_summary(tool, arguments)
-        return _ask_confirmation(state, turn, tool, arguments, summary, 0.0, slots)
+        return _ask_confirmation(state, turn, tool, arguments, summary, slots)
     outcome = turn.call(tool, arguments)
     if not outcome.ok:
         return _refused(state, turn, outcome, slots=slots)

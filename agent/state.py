@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph import add_messages
@@ -61,8 +61,12 @@ class Pending(TypedDict):
     """Kept in state so a retry after a restart replays the write instead of doing it twice."""
     summary: str
     amount: float
-    """Money the write moves, in dollars: what decides whether it needs a human's approval."""
+    """Money the write moves, in dollars, as the tool computed it from the store's prices."""
+    needs_approval: NotRequired[bool]
+    """The tool's answer: the write is over the shop's approval amount."""
     approved: bool
+    approved_by: NotRequired[str]
+    """Who approved an edited write before the customer confirmed it again."""
 
 
 class Escalation(TypedDict):

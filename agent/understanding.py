@@ -166,24 +166,86 @@ def choose_goal(
     return classified or cue
 
 
-_YES: Final = _rx(
-    r"^\s*(y|yes|yeah|yep|yup|sure|ok(ay)?|confirm(ed)?|correct|please do|go ahead|do it|"
-    r"si|claro|vale|de acuerdo|confirmo|adelante|oui|ouais|d'accord|je confirme|allez-y)\b"
+# A confirmation is read as a whole: it is a yes only when every word in it belongs to a yes (the yes
+# words, politeness, and words naming the action being confirmed), so a yes that is taken back,
+# questioned, conditioned or pointed at something else ("yes, but cancel the other one") is not one.
+_AGREE_IDIOMS: Final = _rx(
+    r"\b(no problem|no worries|of course|go ahead|go for it|please do|do it|do that|sounds good|"
+    r"looks good|all good|that'?s fine|por supuesto|sin problema|no hay problema|de acuerdo|"
+    r"esta bien|hazlo|hagalo|d'?accord|d accord|allez[- ]y|vas[- ]y|c'?est bon|ca marche|"
+    r"pas de probleme|pas de souci|bien sur|faites[- ]le)\b"
 )
-_NO: Final = _rx(
-    r"^\s*(n|no|nope|nah|don'?t|do not|stop|wait|never ?mind|cancel that|non|pas|ne faites pas|"
-    r"no lo hagas|mejor no)\b"
+_DECLINE_IDIOMS: Final = _rx(
+    r"\b(of course not|no way|never ?mind|not (yet|now|really)|hold on|forget it|claro que no|"
+    r"mejor no|todavia no|ahora no|pas encore|pas maintenant|laissez tomber|bien sur que non)\b"
 )
 
 
-def yes_no(text: str) -> bool | None:
-    """True for a clear yes, False for a clear no, None otherwise."""
-    folded = fold(text).strip(" .!")
-    if _NO.search(folded):
-        return False
-    if _YES.search(folded):
-        return True
-    return None
+def _words(*lines: str) -> frozenset[str]:
+    return frozenset(" ".join(lines).split())
+
+
+_YES_WORDS: Final = _words(
+    "y yes yeah yea yep yup ya sure ok okay k kk confirm confirmed correct right absolutely",
+    "definitely certainly exactly perfect great fine good alright agreed agree affirmative",
+    "si claro vale dale listo perfecto correcto exacto adelante confirmo confirmado",
+    "oui ouais parfait exact exactement entendu confirme",
+)
+_NO_WORDS: Final = _words(
+    "n no nope nah not dont never stop wait keep",
+    "nunca espera espere",
+    "non pas jamais attends attendez arretez",
+)
+# Words that may stand beside a yes without changing it: politeness, pronouns for the thing asked
+# about, and the verbs that name going ahead.
+_FILLER: Final = _words(
+    "please pls plz thanks thank you thx ty that thats this it its is s m i im we want would like",
+    "to the and proceed process submit with sounds looks go ahead for me sir just now",
+    "por favor gracias muchas lo la eso esto procede proceda hazlo quiero",
+    "merci beaucoup je veux le les sil vous plait te cest allez",
+)
+# What each write is called, so "yes, cancel it" confirms a cancellation and not a return.
+_ACTION_WORDS: Final[Mapping[str, frozenset[str]]] = {
+    "cancel_pending_order": _words(
+        "cancel cancelled cancelar cancela cancelalo cancelala cancelarlo anular anulalo",
+        "annuler annulez annule",
+    ),
+    "return_delivered_order_items": _words(
+        "return returned send back devolver devuelve devuelvelo devuelvelos",
+        "retourner retournez renvoyer renvoyez",
+    ),
+    "exchange_delivered_order_items": _words(
+        "exchange swap cambiar cambialo cambia echanger echangez"
+    ),
+    "modify_pending_order_address": _words(
+        "change update cambiar cambiala actualizar changer changez modifier modifiez"
+    ),
+}
+_ALL_ACTION_WORDS: Final = frozenset(w for words in _ACTION_WORDS.values() for w in words)
+
+
+def yes_no(text: str, action: str | None = None) -> bool | None:
+    """True for an unambiguous yes, False for a no, None for anything else (ask again).
+
+    A reply that holds a no as well as a yes is a no when the no comes last ("yes... no, keep
+    it"), else unclear. A question, an order number, a condition or any word that is not part of
+    saying yes makes a yes unclear. ``action``, the tool being confirmed, limits the action words a
+    yes may carry to that action's own ("yes, return it" does not confirm a cancellation)."""
+    folded = fold(text).replace("\u2019", "'")
+    question = "?" in folded or "\u00bf" in text
+    folded = _DECLINE_IDIOMS.sub(" no ", folded)
+    folded = _AGREE_IDIOMS.sub(" ok ", folded)
+    words = re.findall(r"[a-z0-9#]+", folded.replace("'", ""))
+    if not words:
+        return None
+    polarity = [w in _YES_WORDS for w in words if w in _YES_WORDS or w in _NO_WORDS]
+    if polarity and not polarity[-1]:
+        return None if question else False
+    if question or not polarity or False in polarity:
+        return None
+    allowed = _YES_WORDS | _FILLER
+    allowed |= _ACTION_WORDS.get(action, _ALL_ACTION_WORDS) if action else _ALL_ACTION_WORDS
+    return True if all(w in allowed for w in words) else None
 
 
 _MISTAKE: Final = _rx(

@@ -309,7 +309,8 @@ def decide(
                 f"The conversation of ticket {ticket_id} is not waiting for an approval.",
                 code="nothing_pending",
             )
-        decision: dict[str, Any] = {"action": body.action}
+        # Who decided travels with the decision: the write's audit entry records the approver.
+        decision: dict[str, Any] = {"action": body.action, "by": staff.id}
         if body.action == "reject" and body.reason:
             decision["reason"] = body.reason.strip()
         if body.action == "edit":

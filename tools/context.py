@@ -13,7 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from tools.settings import get_settings
 from tools.store import Store
+
+
+def _approval_threshold_cents() -> int:
+    return round(get_settings().approval_amount * 100)
 
 
 def action_fingerprint(action: str, args: Mapping[str, Any]) -> str:
@@ -32,13 +37,20 @@ class ToolContext:
     confirmed: Mapping[str, str] = field(default_factory=dict)
     """The writes the customer explicitly confirmed: ``action_fingerprint`` -> confirmation id. One
     confirmation authorises one effect: retries under it replay the result, a new "yes" acts anew."""
+    approved: Mapping[str, str] = field(default_factory=dict)
+    """The confirmed writes a staff member approved: ``action_fingerprint`` -> who approved. Only
+    writes over ``approval_over_cents`` need one."""
+    approval_over_cents: int = field(default_factory=_approval_threshold_cents)
+    """Returns and exchanges moving more than this many cents need a staff member's approval (the
+    shop's ``approval_amount`` setting unless the caller's per-run knobs say otherwise)."""
     actor: str = "agent"
     """Recorded in the audit log with every write: ``agent``, ``shell``, ``human:<name>``..."""
     conversation_id: str | None = None
 
     def authenticated(self, customer_id: str) -> ToolContext:
-        """The same context, now speaking for ``customer_id`` (earlier confirmations are dropped)."""
-        return replace(self, customer_id=customer_id, confirmed={})
+        """The same context, now speaking for ``customer_id`` (earlier confirmations and approvals are
+        dropped)."""
+        return replace(self, customer_id=customer_id, confirmed={}, approved={})
 
     def confirm(
         self, action: str, args: Mapping[str, Any], confirmation_id: str | None = None
@@ -52,6 +64,12 @@ class ToolContext:
         return replace(
             self, confirmed={**self.confirmed, fingerprint: confirmation_id or uuid.uuid4().hex}
         )
+
+    def approve(self, action: str, args: Mapping[str, Any], approver: str) -> ToolContext:
+        """The same context with a staff member's approval of ``action(**args)``; the customer's
+        confirmation is still needed."""
+        fingerprint = action_fingerprint(action, args)
+        return replace(self, approved={**self.approved, fingerprint: approver})
 
     def is_confirmed(self, action: str, args: Mapping[str, Any]) -> bool:
         return action_fingerprint(action, args) in self.confirmed

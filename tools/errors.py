@@ -13,6 +13,8 @@
     │   ├── NotAuthenticatedError   no verified customer yet
     │   └── NotOwnerError           the record belongs to someone else (reads like "not found")
     ├── ConfirmationRequiredError   a write without the customer's explicit confirmation of it
+    ├── ApprovalRequiredError       a confirmed write moving more money than the shop lets through
+    │                               without a staff member's approval
     ├── TicketStateError            a ticket's status forbids the staff action (claimed, resolved)
     └── PolicyViolation             the shop's rules forbid it
         ├── OrderStatusError        wrong order status for the action
@@ -94,13 +96,34 @@ class NotOwnerError(AuthorizationError):
 
 
 class ConfirmationRequiredError(ToolError):
+    """The write is allowed but not yet confirmed. It carries what the tool's own validation found:
+    the money the write moves and whether a staff member must also approve it, so a caller never
+    works either out for itself."""
+
     code = "confirmation_required"
 
-    def __init__(self, action: str) -> None:
+    def __init__(self, action: str, *, amount_cents: int = 0, needs_approval: bool = False) -> None:
         super().__init__(
             f"{action} changes the order: list the details to the customer and get an explicit 'yes' first."
         )
         self.action = action
+        self.amount_cents = amount_cents
+        self.needs_approval = needs_approval
+
+
+class ApprovalRequiredError(ToolError):
+    """A confirmed write that moves more money than the shop's approval threshold: it waits for a
+    staff member's approval of the exact call."""
+
+    code = "approval_required"
+
+    def __init__(self, action: str, amount_cents: int) -> None:
+        super().__init__(
+            f"{action} moves ${amount_cents / 100:.2f}, which needs a staff member's approval: tell the"
+            " customer the request is waiting for review."
+        )
+        self.action = action
+        self.amount_cents = amount_cents
 
 
 class TicketStateError(ToolError):
@@ -147,6 +170,7 @@ def model_message(exc: ToolError) -> str:
 
 
 __all__ = [
+    "ApprovalRequiredError",
     "AuthorizationError",
     "ConfirmationRequiredError",
     "CustomerNotFoundError",

@@ -1,9 +1,11 @@
-"""The checks every tool shares: who is asking, do they own it, did they confirm it, has it run already.
+"""The checks every tool shares: who is asking, do they own it, did they confirm it, did a staff member
+approve it, has it run already.
 
 Writes go through ``run_write``: it requires a verified customer and their confirmation of the exact
-action, locks the target row, replays the stored result if this confirmed action already ran (so a retry,
-even a concurrent one, never refunds or exchanges twice), applies the effect, and appends the audit entry,
-all in one transaction.
+action (and, for a write moving more money than the shop's threshold, a staff member's approval of it),
+locks the target row, replays the stored result if this confirmed action already ran (so a retry, even a
+concurrent one, never refunds or exchanges twice), applies the effect, and appends the audit entry, all
+in one transaction.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from tools.context import ToolContext, action_fingerprint
 from tools.errors import (
+    ApprovalRequiredError,
     ConfirmationRequiredError,
     CustomerNotFoundError,
     InvalidArgumentError,
@@ -113,6 +116,7 @@ def run_write(
     validate: Callable[[Session, _Row], _Plan],
     apply: Callable[[Session, _Row, _Plan], dict[str, Any]],
     target: str,
+    moves: Callable[[_Plan], int] | None = None,
 ) -> dict[str, Any]:
     """Apply one confirmed write exactly once and return its result (the stored one on a retry).
 
@@ -121,6 +125,10 @@ def run_write(
     shop's rules on the row and returns a plan; only then is the customer's confirmation required, so an
     impossible action is refused before anyone is asked to confirm it; ``apply`` carries the plan out on
     the row and returns the result.
+
+    ``moves``, for writes that may need a staff member's approval, gives the cents the validated plan
+    moves (from the store's prices, never from the caller): over ``ctx.approval_over_cents`` a
+    confirmed call is refused with ``ApprovalRequiredError`` until ``ctx`` carries an approval of it.
     """
     customer_id = require_customer(ctx)
     fingerprint = action_fingerprint(action, args)
@@ -139,8 +147,15 @@ def run_write(
                 if done is not None:
                     return dict(done.result)
             plan = validate(session, row)
+            amount = moves(plan) if moves is not None else 0
+            needs_approval = moves is not None and amount > ctx.approval_over_cents
             if not confirmed:
-                raise ConfirmationRequiredError(action)
+                raise ConfirmationRequiredError(
+                    action, amount_cents=amount, needs_approval=needs_approval
+                )
+            approver = ctx.approved.get(fingerprint)
+            if needs_approval and approver is None:
+                raise ApprovalRequiredError(action, amount)
             result = apply(session, row, plan)
             session.add(
                 IdempotencyRecord(key=key, action=action, customer_id=customer_id, result=result)
@@ -154,6 +169,7 @@ def run_write(
                         "customer_id": customer_id,
                         "args": dict(args),
                         "conversation_id": ctx.conversation_id,
+                        **({"approved_by": approver} if approver else {}),
                     },
                 )
             )

@@ -139,6 +139,7 @@ def return_delivered_order_items(
         validate=validate,
         apply=apply,
         target=normalize_order_id(order_id),
+        moves=lambda plan: plan[1],
     )
 
 
@@ -208,7 +209,15 @@ def exchange_delivered_order_items(
         validate=validate,
         apply=apply,
         target=normalize_order_id(order_id),
+        moves=lambda plan: _goods_moved(plan[0]),
     )
+
+
+def _goods_moved(swap: ItemSwap) -> int:
+    """What an exchange puts at stake: the larger of the goods sent back and the goods sent out."""
+    old = sum(item.price_cents for item, _ in swap.pairs)
+    new = sum(variant.price_cents for _, variant in swap.pairs)
+    return max(old, new)
 
 
 ALL_TOOLS = [return_delivered_order_items, exchange_delivered_order_items]

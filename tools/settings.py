@@ -157,8 +157,9 @@ class Settings(BaseSettings):
     agent_vip_spend: float = Field(default=5000.0, ge=0)
     """Lifetime spend in dollars from which a complaint goes straight to a human."""
 
-    agent_risky_amount: float = Field(default=500.0, ge=0)
-    """Returns and exchanges moving more dollars than this pause for a human's approval."""
+    approval_amount: float = Field(default=500.0, ge=0)
+    """Returns and exchanges moving more dollars than this wait for a staff member's approval, whoever
+    calls the tool (the agent's flows, its LLM planner, the shell)."""
 
     agent_top_k: int = Field(default=3, ge=1)
     """Passages the agent retrieves for a policy question."""

@@ -1,7 +1,9 @@
 """An interactive terminal over the tools: type ``get_order_details #W2611340`` and see the result.
 
 The person at the keyboard plays the customer: they verify themselves with ``find_user_id_by_email`` (or by
-name and zip) exactly as the agent would make them, and every write asks them to confirm first.
+name and zip) exactly as the agent would make them, and every write asks them to confirm first. A write
+over the shop's approval amount is not done here: it needs a staff member's approval, which the agent
+console and Slack give.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tools.context import ToolContext
-from tools.errors import ConfirmationRequiredError
+from tools.errors import ApprovalRequiredError, ConfirmationRequiredError
 from tools.registry import all_specs, describe, invoke, spec
 from tools.store import Store
 
@@ -158,12 +160,22 @@ class Shell:
         outcome = invoke(self.ctx, name, arguments)
         if isinstance(outcome.error, ConfirmationRequiredError):
             shown = ", ".join(f"{k}={v!r}" for k, v in arguments.items())
-            answer = self._ask(f"About to run {name}({shown}). Confirm? [y/N] ")
+            moves = outcome.error.amount_cents
+            money = f" It moves ${moves / 100:.2f}." if moves else ""
+            answer = self._ask(f"About to run {name}({shown}).{money} Confirm? [y/N] ")
             if answer.lower() not in {"y", "yes"}:
                 self.console.print("Not done.")
                 return
             # The "yes" covers this one call only; typing it again later asks again.
             outcome = invoke(self.ctx.confirm(name, arguments), name, arguments)
+        if isinstance(outcome.error, ApprovalRequiredError):
+            self.console.print(
+                f"Not done: ${outcome.error.amount_cents / 100:.2f} is over the shop's approval"
+                " amount, so a staff member must approve it (in the agent console or Slack).",
+                style="red",
+                markup=False,
+            )
+            return
         if not outcome.ok:
             self.console.print(outcome.text, style="red", markup=False)
             return

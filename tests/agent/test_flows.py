@@ -3,10 +3,11 @@ address change, refund status, availability, policy answers, and the customer's 
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from knowledge import KnowledgeBase
-from tests.agent.conftest import AgentFactory, find_order, order_status
+from tests.agent.conftest import AgentFactory, Harness, find_order, order_status
 from tools.models import Order, Variant
 
 
@@ -172,3 +173,57 @@ def test_remembers_the_order_across_goals(make_agent: AgentFactory) -> None:
     h.agent.send("c", f"what's the status of {order.id}?")
     r = h.agent.send("c", "ok, then cancel it please")
     assert order.id in r.reply and "mistake" in r.reply
+
+
+def _two_pending_orders(h: Harness) -> tuple[str, str, str]:
+    """A customer with two pending orders: (customer id, first order, second order)."""
+    with h.store.read() as s:
+        rows = s.execute(
+            select(Order.customer_id, Order.id).where(Order.status == "pending").order_by(Order.id)
+        ).all()
+    by_customer: dict[str, list[str]] = {}
+    for customer_id, order_id in rows:
+        by_customer.setdefault(customer_id, []).append(order_id)
+    customer_id, (first, second, *_) = next(
+        (c, ids) for c, ids in by_customer.items() if len(ids) >= 2
+    )
+    return customer_id, first, second
+
+
+# Replies a probe of the running service sent to "Shall I go ahead?"; each ran the write then.
+_PROBED_TRAPS = [
+    "yes but actually no",
+    "yes?",
+    "yeah no",
+    "yes... no, keep it",
+    "sí, no, mejor no",
+    "yes cancel the other one",
+    "yes, but change the address instead",
+]
+
+
+@pytest.mark.parametrize("reply", _PROBED_TRAPS)
+def test_a_mixed_or_redirected_yes_writes_nothing(make_agent: AgentFactory, reply: str) -> None:
+    h = make_agent()
+    customer_id, first, second = _two_pending_orders(h)
+    h = make_agent(verified_customer_id=customer_id)
+    r = h.agent.send("c", f"cancel {first}, I no longer need it")
+    assert "yes/no" in r.reply
+    r = h.agent.send("c", reply)
+    assert order_status(h.store, first) == "pending"
+    assert order_status(h.store, second) == "pending"
+    assert not any(c["name"] == "cancel_pending_order" and c["ok"] for c in r.tool_calls)
+
+
+def test_yes_but_another_order_instead_turns_to_that_order(make_agent: AgentFactory) -> None:
+    h = make_agent()
+    customer_id, first, second = _two_pending_orders(h)
+    h = make_agent(verified_customer_id=customer_id)
+    h.agent.send("c", f"cancel {first}, I no longer need it")
+    r = h.agent.send("c", f"yes, but cancel {second} instead")
+    # Neither order is cancelled on that reply: the new order's cancellation is asked anew.
+    assert order_status(h.store, first) == "pending"
+    assert order_status(h.store, second) == "pending"
+    assert second in r.reply and first not in r.reply
+    pending = h.agent.state("c").pending
+    assert pending is None or pending["arguments"]["order_id"] == second

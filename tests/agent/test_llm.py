@@ -139,6 +139,32 @@ def test_planned_write_waits_for_the_customers_yes(make_agent: AgentFactory) -> 
     assert h.agent.state("c").pending is not None and "yes/no" in r.reply
 
 
+def test_a_planned_large_return_waits_for_a_humans_approval(make_agent: AgentFactory) -> None:
+    order, customer = find_order(make_agent().store, "delivered", min_items=2)
+    item_ids = [i.item_id for i in order.items]
+    worth = round(sum(i.price_cents for i in order.items) / 100, 2)
+    pm = order.transactions[0].payment_method_id
+    args = {"order_id": order.id, "item_ids": item_ids, "payment_method_id": pm}
+    model = scripted(plan_call(action="tool", tool="return_delivered_order_items", arguments=args))
+    # The shop's threshold sits just under what this return refunds; the plan says nothing of money.
+    h = make_agent(
+        verified_customer_id=customer.id,
+        llm=LLM(model),
+        min_confidence=1.01,
+        risky_amount=worth - 1,
+    )
+    h.agent.send("c", "send all of that stuff back please")
+    pending = h.agent.state("c").pending
+    assert pending is not None and pending["amount"] == worth and pending["needs_approval"]
+
+    r = h.agent.send("c", "yes")
+
+    assert r.awaiting_approval is not None and r.awaiting_approval["amount"] == worth
+    assert order_status(h.store, order.id) == "delivered"
+    r = h.agent.resume("c", {"action": "approve", "by": "staff-1"})
+    assert order_status(h.store, order.id) == "return requested"
+
+
 def test_a_plan_the_tools_reject_is_explained_not_retried(make_agent: AgentFactory) -> None:
     (_, me), (theirs, them) = two_customers(make_agent().store)
     model = scripted(

@@ -101,3 +101,120 @@ def test_pii_is_masked_in_logs(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="agent.test"):
         logger.info("verified %s", "my email is jane.doe@example.com")
     assert "jane.doe@example.com" not in caplog.text and "verified" in caplog.text
+
+
+# Answers to "Shall I go ahead? (yes/no)". A confirmation runs a write the customer cannot take back,
+# so only an unambiguous yes counts: every trap below (a yes taken back, questioned, or pointed at
+# something else) must not read as one.
+_CLEAR_YES = [
+    "yes",
+    "Yes please",
+    "YES!",
+    "y",
+    "yep, do it",
+    "Sure, go ahead",
+    "ok",
+    "Okay, sounds good",
+    "Yes, that's correct",
+    "yes I confirm",
+    "Confirmed.",
+    "Yes, please cancel it",
+    "yes go ahead and cancel it",
+    "Absolutely, go for it",
+    "yes that is right, thank you",
+    "no problem, go ahead",
+    "sí",
+    "Sí, por favor",
+    "claro, adelante",
+    "Vale, hazlo",
+    "De acuerdo",
+    "sí, confirmo",
+    "Perfecto, cancélalo",
+    "oui",
+    "Oui, allez-y",
+    "D'accord, merci",
+    "oui je confirme",
+    "Parfait, c'est bon",
+    "ouais vas-y",
+    "Oui s'il vous plaît",
+]
+_CLEAR_NO = [
+    "no",
+    "No thanks",
+    "nope",
+    "don't",
+    "Not yet",
+    "no, keep it",
+    "hold on",
+    "Absolutely not",
+    "no, gracias",
+    "claro que no",
+    "todavía no",
+    "non merci",
+    "pas encore",
+    "attendez",
+    "of course not",
+]
+_TRAPS = [
+    # Each was sent to a real conversation and ran the write before this table existed.
+    "yes but actually no",
+    "yes?",
+    "yeah no",
+    "yes... no, keep it",
+    "sí, no, mejor no",
+    "yes cancel the other one",
+    "yes, but change the address instead",
+    "yes, but cancel #W6979932 instead",
+    # A yes with a condition, a question or another target attached.
+    "yes, wait",
+    "yes if it's free",
+    "yes but only the lamp",
+    "sure, but what's the refund amount?",
+    "yes and also return the shoes",
+    "ok no",
+    "yes, to my gift card instead",
+    "ok?",
+    "yes I mean no",
+    "yes, but to a different address",
+    "sure... actually, let me think",
+    "yes for the first one",
+    "sí, pero el otro pedido",
+    "¿sí?",
+    "vale, pero cambia la dirección",
+    "sí, pero solo la lámpara",
+    "sí, cancela el otro",
+    "oui mais non",
+    "oui ?",
+    "d'accord, mais annulez l'autre commande",
+    "oui, mais changez l'adresse plutôt",
+    "oui enfin non",
+    "ok pour la première seulement",
+]
+
+
+@pytest.mark.parametrize("text", _CLEAR_YES)
+def test_a_clear_yes_confirms(text: str) -> None:
+    assert yes_no(text) is True
+
+
+@pytest.mark.parametrize("text", _CLEAR_NO)
+def test_a_clear_no_declines(text: str) -> None:
+    assert yes_no(text) is False
+
+
+@pytest.mark.parametrize("text", _TRAPS)
+def test_a_mixed_questioned_or_redirected_reply_is_never_a_yes(text: str) -> None:
+    assert yes_no(text) is not True
+
+
+def test_the_confirmation_table_is_large_and_half_traps() -> None:
+    replies = _CLEAR_YES + _CLEAR_NO + _TRAPS
+    assert len(set(replies)) == len(replies) >= 60
+    assert len(_TRAPS) + len(_CLEAR_NO) >= len(replies) / 2
+
+
+def test_a_yes_to_another_action_is_not_a_yes_to_this_one() -> None:
+    assert yes_no("yes, cancel it", action="cancel_pending_order") is True
+    assert yes_no("yes, return it", action="cancel_pending_order") is not True
+    assert yes_no("sí, devuélvelo", action="return_delivered_order_items") is True
+    assert yes_no("oui, annulez-la", action="exchange_delivered_order_items") is not True

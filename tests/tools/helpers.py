@@ -261,11 +261,20 @@ def snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def call_confirmed(
-    ctx: ToolContext, tool: Callable[..., T], *, confirmation: str | None = None, **args: Any
+    ctx: ToolContext,
+    tool: Callable[..., T],
+    *,
+    confirmation: str | None = None,
+    approved_by: str | None = None,
+    **args: Any,
 ) -> T:
-    """Call ``tool`` as it runs after the customer said yes to exactly these arguments. Calls that
-    share a ``confirmation`` id are retries of one "yes"; without one, each call is a new "yes"."""
-    return tool(ctx.confirm(tool.__name__, args, confirmation), **args)
+    """Call ``tool`` as it runs after the customer said yes to exactly these arguments (and, with
+    ``approved_by``, a staff member approved them). Calls that share a ``confirmation`` id are
+    retries of one "yes"; without one, each call is a new "yes"."""
+    ctx = ctx.confirm(tool.__name__, args, confirmation)
+    if approved_by is not None:
+        ctx = ctx.approve(tool.__name__, args, approved_by)
+    return tool(ctx, **args)
 
 
 SWAP_REFUSALS: dict[str, tuple[type[ToolError], str]] = {

@@ -106,6 +106,29 @@ def test_tool_node_refuses_an_unconfirmed_write(tau2_store: Store) -> None:
     assert snapshot(tau2_store) == before
 
 
+def test_tool_node_holds_a_confirmed_large_return_for_approval(tau2_store: Store) -> None:
+    ref = next(o for o in orders(tau2_store, "delivered") if o.total_cents > 0)
+    args = {
+        "order_id": ref.order_id,
+        "item_ids": list(ref.item_ids),
+        "payment_method_id": ref.payment_method_id,
+    }
+    ctx = as_customer(tau2_store, ref.customer_id, approval_over_cents=ref.total_cents - 1)
+    before = snapshot(tau2_store)
+
+    # The model got the customer's yes: still a staff member must approve this amount.
+    confirmed = ctx.confirm("return_delivered_order_items", args)
+    reply = _run_tool_node(confirmed, "return_delivered_order_items", args)
+
+    assert reply.status == "error"
+    assert f"${ref.total_cents / 100:.2f}" in str(reply.content)
+    assert "approval" in str(reply.content)
+    assert snapshot(tau2_store) == before
+    approved = confirmed.approve("return_delivered_order_items", args, "staff-1")
+    done = _run_tool_node(approved, "return_delivered_order_items", args)
+    assert json.loads(str(done.content))["status"] == "return requested"
+
+
 @pytest.mark.parametrize(
     ("args", "problem"),
     [({}, "order_id"), ({"order_id": "#W1", "user_id": "someone"}, "user_id")],

@@ -28,6 +28,7 @@ from tests.tools.helpers import (
 )
 from tools.context import ToolContext
 from tools.errors import (
+    ApprovalRequiredError,
     ConfirmationRequiredError,
     InvalidArgumentError,
     ItemMismatchError,
@@ -42,14 +43,19 @@ from tools.orders import get_order_details
 from tools.returns import exchange_delivered_order_items, return_delivered_order_items
 from tools.store import Store
 
+_APPROVER = "staff-0123456789ab"
+
 
 def _return(
     store: Store, ref: OrderRef, items: list[str], pm: str, confirmation: str | None = None
 ) -> dict[str, Any]:
+    # Approved as well: these tests are about the return rules, whatever the order's value (the
+    # approval rule has its own tests below).
     return call_confirmed(
         as_customer(store, ref.customer_id),
         return_delivered_order_items,
         confirmation=confirmation,
+        approved_by=_APPROVER,
         order_id=ref.order_id,
         item_ids=items,
         payment_method_id=pm,
@@ -68,6 +74,7 @@ def _exchange(
         as_customer(store, ref.customer_id),
         exchange_delivered_order_items,
         confirmation=confirmation,
+        approved_by=_APPROVER,
         order_id=ref.order_id,
         item_ids=items,
         new_item_ids=new,
@@ -404,3 +411,94 @@ def test_concurrent_retries_of_an_exchange_apply_once(tau2_store: Store) -> None
     assert count(tau2_store, Exchange) == 1
     assert refunds(tau2_store, sw.order.order_id) == []
     assert [e["action"] for e in audit(tau2_store)] == ["exchange_delivered_order_items"]
+
+
+# --- approval of large returns and exchanges ----------------------------------------------------
+
+
+def _costly(store: Store, over_cents: int) -> tuple[OrderRef, list[str]]:
+    """A delivered order whose items, returned all together, refund more than ``over_cents``."""
+    ref = next(o for o in orders(store, "delivered") if o.total_cents > over_cents)
+    return ref, list(ref.item_ids)
+
+
+def test_a_large_return_waits_for_a_staff_members_approval(tau2_store: Store) -> None:
+    threshold = 50_000
+    ref, items = _costly(tau2_store, threshold)
+    ctx = as_customer(tau2_store, ref.customer_id, approval_over_cents=threshold)
+    args = {"order_id": ref.order_id, "item_ids": items, "payment_method_id": ref.payment_method_id}
+    before = snapshot(tau2_store)
+
+    # Asking first: the tool says what the return refunds, from the store's own prices.
+    with pytest.raises(ConfirmationRequiredError) as asked:
+        return_delivered_order_items(ctx, **args)
+    assert asked.value.amount_cents == ref.total_cents and asked.value.needs_approval
+    # The customer's yes alone does not do it.
+    with pytest.raises(ApprovalRequiredError) as waiting:
+        call_confirmed(ctx, return_delivered_order_items, **args)
+    assert waiting.value.amount_cents == ref.total_cents
+    assert snapshot(tau2_store) == before
+    # Nor does an approval of other arguments (one item fewer).
+    approved_other = ctx.approve(
+        "return_delivered_order_items", {**args, "item_ids": items[1:]}, "s"
+    )
+    with pytest.raises(ApprovalRequiredError):
+        call_confirmed(approved_other, return_delivered_order_items, **args)
+
+    order = call_confirmed(ctx, return_delivered_order_items, approved_by=_APPROVER, **args)
+
+    assert order["status"] == "return requested"
+    [entry] = audit(tau2_store)
+    assert entry["details"]["approved_by"] == _APPROVER
+
+
+def test_a_return_under_the_threshold_needs_only_the_customers_yes(tau2_store: Store) -> None:
+    ref, items = _costly(tau2_store, 0)
+    ctx = as_customer(tau2_store, ref.customer_id, approval_over_cents=ref.total_cents)
+    args = {"order_id": ref.order_id, "item_ids": items, "payment_method_id": ref.payment_method_id}
+    with pytest.raises(ConfirmationRequiredError) as asked:
+        return_delivered_order_items(ctx, **args)
+    assert not asked.value.needs_approval
+
+    assert call_confirmed(ctx, return_delivered_order_items, **args)["status"] == (
+        "return requested"
+    )
+    [entry] = audit(tau2_store)
+    assert "approved_by" not in entry["details"]
+
+
+def test_the_shops_approval_amount_applies_when_the_caller_sets_none(
+    tau2_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ref, items = _costly(tau2_store, 0)
+    monkeypatch.setenv("CONCIERGE_APPROVAL_AMOUNT", f"{(ref.total_cents - 1) / 100:.2f}")
+    from tools.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        ctx = as_customer(tau2_store, ref.customer_id)
+    finally:
+        get_settings.cache_clear()
+    args = {"order_id": ref.order_id, "item_ids": items, "payment_method_id": ref.payment_method_id}
+    with pytest.raises(ApprovalRequiredError):
+        call_confirmed(ctx, return_delivered_order_items, **args)
+
+
+def test_a_large_exchange_waits_for_approval_on_the_larger_side(tau2_store: Store) -> None:
+    swap = _exchangeable(tau2_store)
+    ref = swap.order
+    args = {
+        "order_id": ref.order_id,
+        "item_ids": [swap.item_id],
+        "new_item_ids": [swap.new_item_id],
+        "payment_method_id": ref.payment_method_id,
+    }
+    ctx = as_customer(tau2_store, ref.customer_id, approval_over_cents=0)
+    with pytest.raises(ConfirmationRequiredError) as asked:
+        exchange_delivered_order_items(ctx, **args)
+    # The new item costs no more than the old one: the old item's price is what is at stake.
+    assert asked.value.amount_cents == _prices(tau2_store, ref)[swap.item_id]
+    assert asked.value.needs_approval
+    with pytest.raises(ApprovalRequiredError):
+        call_confirmed(ctx, exchange_delivered_order_items, **args)
+    assert call_confirmed(ctx, exchange_delivered_order_items, approved_by="s", **args)

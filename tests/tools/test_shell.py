@@ -97,6 +97,40 @@ def test_a_write_runs_only_after_the_person_confirms(tau2_store: Store) -> None:
         assert s.get(Order, order.id).status == "cancelled"  # type: ignore[union-attr]
 
 
+def test_a_write_over_the_approval_amount_is_not_done_on_a_yes_alone(
+    tau2_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tools.models import Customer
+    from tools.settings import get_settings
+
+    with tau2_store.read() as s:
+        order = s.scalars(
+            select(Order).where(Order.status == "delivered").order_by(Order.id)
+        ).first()
+        assert order is not None
+        email = s.get(Customer, order.customer_id).email  # type: ignore[union-attr]
+        items = ",".join(i.item_id for i in order.items)
+        pm = order.transactions[0].payment_method_id
+        total = sum(i.price_cents for i in order.items)
+    monkeypatch.setenv("CONCIERGE_APPROVAL_AMOUNT", "0")
+    get_settings.cache_clear()
+    try:
+        out = run(
+            tau2_store,
+            [
+                f"find_user_id_by_email {email}",
+                f"return_delivered_order_items {order.id} {items} {pm}",
+            ],
+            answers=["y"],
+        )
+    finally:
+        get_settings.cache_clear()
+    assert f"It moves ${total / 100:.2f}" in out
+    assert "a staff member must approve it" in out
+    with tau2_store.read() as s:
+        assert s.get(Order, order.id).status == "delivered"  # type: ignore[union-attr]
+
+
 def test_help_tools_and_quit(tau2_store: Store) -> None:
     out = run(tau2_store, ["help", "tools", "help cancel_pending_order", "quit", "tools"])
     assert "Type a tool call" in out
