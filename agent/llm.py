@@ -148,8 +148,8 @@ The customer's identity is already handled: never ask for or use a user id other
 # prefix llama.cpp's prompt cache evaluates once.
 WRITER_PROMPT = """You rewrite a customer-support reply so it reads naturally, in the language named.
 Use ONLY the facts in the draft: never add order numbers, amounts, dates, statuses or policy details
-that are not there, and keep every order number, amount, date and citation like [source#section]
-exactly as written. Be brief and polite. Answer with the reply only."""
+that are not there, and keep every order number, amount and date exactly as written. Never add
+document names, links or ids. Be brief and polite. Answer with the reply only."""
 
 SUMMARY_PROMPT = """Summarise this support conversation in at most 5 short lines: the customer's goals,
 the order ids involved, what was done and what is still open."""

@@ -83,6 +83,7 @@ class Turn:
         self.services = services
         self.calls: list[ToolCall] = list(state.tool_calls)
         self.notes: list[str] = list(state.notes)
+        self._methods: dict[str, Any] | None = None
         self.ctx = ToolContext(
             services.store,
             customer_id=state.customer_id,
@@ -111,6 +112,32 @@ class Turn:
         outcome = self.call(name, arguments)
         return outcome.value if outcome.ok else None
 
+    def payment_methods(self) -> dict[str, Any]:
+        """The verified customer's payment methods by id (read once a turn)."""
+        if self._methods is None:
+            user = self.value("get_user_details", {"user_id": self.state.customer_id}) or {}
+            self._methods = dict(user.get("payment_methods", {}))
+        return self._methods
+
+    def pm_words(self, pm_id: str | None) -> str:
+        """A payment method as the customer knows it ("your Visa ending 7183", "your PayPal
+        account"), never its id."""
+        lang = self.state.language
+        pm = self.payment_methods().get(pm_id or "") if pm_id else None
+        source = str(pm["source"]) if pm else str(pm_id or "").rsplit("_", 1)[0]
+        if source == "credit_card":
+            if pm and pm.get("brand") and pm.get("last_four"):
+                brand = str(pm["brand"]).title() if pm["brand"].islower() else pm["brand"]
+                return render("pm_card", lang, brand=brand, last_four=pm["last_four"])
+            return render("pm_card_plain", lang)
+        if source == "paypal":
+            return render("pm_paypal", lang)
+        if source == "gift_card":
+            if pm and pm.get("balance") is not None:
+                return render("pm_gift_card_balance", lang, balance=f"{pm['balance']:.2f}")
+            return render("pm_gift_card", lang)
+        return render("pm_other", lang)
+
     def update(self, **fields: Any) -> Update:
         return {"tool_calls": self.calls, "notes": self.notes, **fields}
 
@@ -127,6 +154,7 @@ def ingest(state: State, runtime: Runtime[Context]) -> Update:
         "turn": state.turn + 1,
         "tool_calls": [],
         "passages": [],
+        "cited": [],
         "notes": [],
         "draft": "",
         "llm_draft": "",
@@ -440,9 +468,9 @@ def retrieve(state: State, runtime: Runtime[Context]) -> Update:
     return {
         **done,
         "passages": passages,
-        "draft": render(
-            "policy", lang, excerpt=passage_excerpt(str(best["text"])), ref=best["ref"]
-        ),
+        # The source goes beside the reply (a citation link), never inside its text.
+        "cited": [best["ref"]],
+        "draft": render("policy", lang, excerpt=passage_excerpt(str(best["text"]))),
     }
 
 
@@ -617,7 +645,7 @@ def _human_decision(state: State, turn: Turn, pending: Pending, amount: float) -
     if verdict == "edit":
         edits = dict(decision.get("arguments", {})) if isinstance(decision, dict) else {}
         arguments = {**pending["arguments"], **edits}
-        summary = _generic_summary(pending["tool"], arguments)
+        summary = _describe_write(state, turn, pending["tool"], arguments)
         update = _ask_confirmation(state, turn, pending["tool"], arguments, summary)
         if update.get("pending"):
             # The edited call is approved as edited; the customer confirms it once more.
@@ -637,7 +665,12 @@ def _done_text(state: State, turn: Turn, pending: Pending, result: Any) -> str:
     order_id = args.get("order_id", "")
     if key == "done_cancel":
         refunds = [
-            render("refund_note", lang, amount=f"{t['amount']:.2f}", pm=t["payment_method_id"])
+            render(
+                "refund_note",
+                lang,
+                amount=f"{t['amount']:.2f}",
+                pm=turn.pm_words(t["payment_method_id"]),
+            )
             for t in result.get("payment_history", [])
             if t["transaction_type"] == "refund"
         ]
@@ -647,13 +680,13 @@ def _done_text(state: State, turn: Turn, pending: Pending, result: Any) -> str:
         turn.notes.append(f"refund total {pending['amount']:.2f}")
         return render(
             key, lang, order_id=order_id, items=items, amount=f"{pending['amount']:.2f}",
-            pm=args["payment_method_id"],
+            pm=turn.pm_words(args["payment_method_id"]),
         )  # fmt: skip
     if key == "done_address":
         return render(key, lang, order_id=order_id, address=format_address(args))
     if key == "done_exchange":
         return render(key, lang, order_id=order_id)
-    return render("found", lang, summary=_brief(result)) if key is None else ""
+    return _brief(turn, result) if key is None else ""
 
 
 # Flows ----------------------------------------------------------------------------------------
@@ -694,7 +727,7 @@ def _refund_status(state: State, turn: Turn, order: dict[str, Any]) -> Update:
             "refund_line",
             lang,
             amount=f"{r['amount']:.2f}",
-            pm=r["payment_method_id"],
+            pm=turn.pm_words(r["payment_method_id"]),
             status=r["status"],
             date=r.get("expected_by") or r["requested_on"],
         )  # fmt: skip
@@ -733,12 +766,6 @@ def _cancel(state: State, turn: Turn, order: dict[str, Any]) -> Update:
     return _ask_confirmation(state, turn, "cancel_pending_order", args, summary, slots)
 
 
-def _payment_methods(state: State, turn: Turn) -> dict[str, Any]:
-    user = turn.value("get_user_details", {"user_id": state.customer_id}) or {}
-    methods: dict[str, Any] = user.get("payment_methods", {})
-    return methods
-
-
 def _original_pm(order: Mapping[str, Any]) -> str | None:
     for t in order.get("payment_history", []):
         if t["transaction_type"] == "payment":
@@ -751,9 +778,7 @@ def _refund_target(
 ) -> str | None:
     original = _original_pm(order)
     if choice == "gift_card":
-        cards = [
-            pid for pid, pm in _payment_methods(state, turn).items() if pm["source"] == "gift_card"
-        ]
+        cards = [pid for pid, pm in turn.payment_methods().items() if pm["source"] == "gift_card"]
         return cards[0] if cards else original
     return original if choice == "original" else None
 
@@ -791,17 +816,17 @@ def _return(state: State, turn: Turn, order: dict[str, Any]) -> Update:
     choice = refund_choice(text) or slots.get("refund")
     target = _refund_target(state, turn, order, choice)
     if target is None:
-        cards = [
-            pid for pid, pm in _payment_methods(state, turn).items() if pm["source"] == "gift_card"
-        ]
-        gift = render("or_gift_card", lang, gift=cards[0]) if cards else ""
-        ask = render("ask_refund_method", lang, original=_original_pm(order), gift=gift)
+        cards = [pid for pid, pm in turn.payment_methods().items() if pm["source"] == "gift_card"]
+        gift = render("or_gift_card", lang, gift=turn.pm_words(cards[0])) if cards else ""
+        ask = render(
+            "ask_refund_method", lang, original=turn.pm_words(_original_pm(order)), gift=gift
+        )
         return turn.update(draft=ask, slots=slots, awaiting="refund")
     slots["refund"] = choice
     turn.notes.append(f"refund total {slots['amount']:.2f}")
     summary = render(
         "confirm_return", lang, items=", ".join(slots["item_names"]), order_id=order_id,
-        amount=f"{slots['amount']:.2f}", pm=target,
+        amount=f"{slots['amount']:.2f}", pm=turn.pm_words(target),
     )  # fmt: skip
     args = {"order_id": order_id, "item_ids": slots["item_ids"], "payment_method_id": target}
     return _ask_confirmation(state, turn, "return_delivered_order_items", args, summary, slots)
@@ -848,7 +873,8 @@ def _exchange(state: State, turn: Turn, order: dict[str, Any]) -> Update:
     turn.notes.append(f"price difference {diff:.2f} {abs(diff):.2f}")
     summary = render(
         "confirm_exchange", lang, item=item["name"], old=describe_options(item["options"]),
-        new=describe_options(variant["options"]), order_id=order_id, diff=f"{diff:.2f}", pm=target,
+        new=describe_options(variant["options"]), order_id=order_id, diff=f"{diff:.2f}",
+        pm=turn.pm_words(target),
     )  # fmt: skip
     args = {
         "order_id": order_id,
@@ -923,16 +949,82 @@ _FLOWS: dict[str, Callable[[State, Turn], Update]] = {
 }
 
 
-def _brief(value: Any) -> str:
-    if isinstance(value, dict):
-        parts = [f"{k}: {v}" for k, v in value.items() if isinstance(v, str | int | float)]
-        return "; ".join(parts[:8])
-    return json.dumps(value, ensure_ascii=False)[:400]
+def _brief(turn: Turn, value: Any) -> str:
+    """A read's result in plain words: what the customer would want to hear of it, without ids
+    or field names."""
+    lang = turn.state.language
+    if isinstance(value, dict) and {"order_id", "status", "items"} <= value.keys():
+        text = render("order_status", lang, order_id=value["order_id"], status=value["status"])
+        items = _item_lines(value["items"])
+        return text + (render("order_items", lang, items=items) if items else "")
+    if isinstance(value, dict) and "payment_methods" in value and "name" in value:
+        name = value["name"].get("first_name", "") if isinstance(value["name"], dict) else ""
+        return render("account_found", lang, name=name, orders=len(value.get("orders", [])))
+    if isinstance(value, list) and all(isinstance(v, dict) and "name" in v for v in value):
+        names = ", ".join(str(v["name"]) for v in value[:5])
+        return render("products_found", lang, names=names or "-")
+    if isinstance(value, dict) and "name" in value:
+        return render("products_found", lang, names=str(value["name"]))
+    if isinstance(value, str | int | float):
+        return render("found", lang, summary=str(value))
+    return render("found", lang, summary="-")
 
 
-def _generic_summary(tool: str, arguments: Mapping[str, Any]) -> str:
-    shown = ", ".join(f"{k}={v}" for k, v in arguments.items())
-    return f"{tool}({shown}). Shall I go ahead? (yes/no)"
+def _item_lines(items: list[Mapping[str, Any]]) -> str:
+    return "; ".join(
+        f"{i['name']} ({describe_options(i.get('options', {}))})" if i.get("options") else i["name"]
+        for i in items
+    )
+
+
+def _describe_write(state: State, turn: Turn, tool: str, arguments: Mapping[str, Any]) -> str:
+    """The confirmation question for a write someone else worded (the LLM planner, a staff member's
+    edit), in the same plain words as the flows' own: items by name, payment methods as the
+    customer knows them, no ids."""
+    lang = state.language
+    order_id = str(arguments.get("order_id", ""))
+    if tool == "modify_user_address":
+        return render("confirm_user_address", lang, address=format_address(arguments))
+    if tool == "modify_pending_order_address":
+        return render("confirm_address", lang, order_id=order_id, address=format_address(arguments))
+    order = turn.value("get_order_details", {"order_id": order_id}) if order_id else None
+    if not isinstance(order, dict):
+        return render("confirm_change", lang, order_id=order_id)
+    items = {i["item_id"]: i for i in order["items"]}
+    named = [items[i] for i in arguments.get("item_ids", []) if i in items]
+    pm = turn.pm_words(arguments.get("payment_method_id"))
+    if tool == "cancel_pending_order":
+        names = ", ".join(i["name"] for i in order["items"])
+        reason = str(arguments.get("reason", ""))
+        return render("confirm_cancel", lang, order_id=order_id, items=names, reason=reason)
+    if tool == "return_delivered_order_items":
+        amount = sum(float(i["price"]) for i in named)
+        return render("confirm_return", lang, items=_item_lines(named), order_id=order_id,
+                      amount=f"{amount:.2f}", pm=pm)  # fmt: skip
+    if tool == "modify_pending_order_payment":
+        return render("confirm_payment_change", lang, order_id=order_id, pm=pm)
+    if tool in ("exchange_delivered_order_items", "modify_pending_order_items"):
+        pairs = []
+        for old, new_id in zip(named, arguments.get("new_item_ids", []), strict=False):
+            product = turn.value("get_product_details", {"product_id": old["product_id"]}) or {}
+            variant = product.get("variants", {}).get(new_id)
+            if variant is None:
+                return render("confirm_change", lang, order_id=order_id)
+            pairs.append((old, variant))
+        diff = f"{sum(float(v['price']) - float(o['price']) for o, v in pairs):.2f}"
+        if tool == "exchange_delivered_order_items" and len(pairs) == 1:
+            ((old, variant),) = pairs
+            return render("confirm_exchange", lang, item=old["name"],
+                          old=describe_options(old["options"]),
+                          new=describe_options(variant["options"]), order_id=order_id, diff=diff,
+                          pm=pm)  # fmt: skip
+        changes = "; ".join(
+            f"{o['name']} ({describe_options(o['options'])} -> {describe_options(v['options'])})"
+            for o, v in pairs
+        )
+        return render("confirm_modify_items", lang, order_id=order_id, changes=changes, diff=diff,
+                      pm=pm)  # fmt: skip
+    return render("confirm_change", lang, order_id=order_id)
 
 
 def _planned(state: State, turn: Turn, plan: dict[str, Any]) -> Update:
@@ -947,12 +1039,12 @@ def _planned(state: State, turn: Turn, plan: dict[str, Any]) -> Update:
     from tools.registry import spec
 
     if spec(tool).kind == "write":
-        summary = _generic_summary(tool, arguments)
+        summary = _describe_write(state, turn, tool, arguments)
         return _ask_confirmation(state, turn, tool, arguments, summary, slots)
     outcome = turn.call(tool, arguments)
     if not outcome.ok:
         return _refused(state, turn, outcome, slots=slots)
-    return turn.update(slots=slots, draft=render("found", lang, summary=_brief(outcome.value)))
+    return turn.update(slots=slots, draft=_brief(turn, outcome.value))
 
 
 # -------------------------------------------------------------------------------------- escalate
@@ -1090,6 +1182,8 @@ def guard(state: State, runtime: Runtime[Context]) -> Update:
         update["ungrounded_replies"] = state.ungrounded_replies + 1
         fallback = state.draft if check_grounding(state.draft, evidence).ok else ""
         candidate = fallback or render("safe_fallback", state.language)
+        if not fallback:
+            update["cited"] = []  # the quoted passage is not what is sent
     update["reply"] = candidate
     update["messages"] = [AIMessage(candidate, name="concierge")]
     return update

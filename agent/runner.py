@@ -101,9 +101,7 @@ class Agent:
             route=state.route,
             tools=[c["name"] for c in state.tool_calls],
             tool_calls=[dict(c) for c in state.tool_calls],
-            citations=[p["ref"] for p in state.passages]
-            if state.reply and "[" in state.reply
-            else [],
+            citations=list(state.cited) if state.reply else [],
             passages=[dict(p) for p in state.passages],
             escalated=bool(state.escalation_reasons) and state.route != "silent",
             escalation_reasons=list(state.escalation_reasons),

@@ -114,6 +114,9 @@ class State(InputState):
     """This turn's tool calls."""
     passages: list[PassageRef] = field(default_factory=list)
     """This turn's retrieved passages."""
+    cited: list[str] = field(default_factory=list)
+    """The refs of the passages this turn's reply quotes: shown beside the reply as citations,
+    never written inside its text."""
     notes: list[str] = field(default_factory=list)
     """Facts derived this turn from tool results (totals), evidence for the grounding check."""
     draft: str = ""

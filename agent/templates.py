@@ -140,9 +140,9 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
         "Le remboursement doit-il aller sur le moyen de paiement d'origine ({original}){gift} ?",
     ),
     "or_gift_card": (
-        " or to your gift card {gift}",
-        " o a su tarjeta regalo {gift}",
-        " ou sur votre carte cadeau {gift}",
+        " or to {gift}",
+        " o a {gift}",
+        " ou sur {gift}",
     ),
     "confirm_return": (
         "To confirm: return {items} from order {order_id}, refunding ${amount} to {pm}. Shall I go "
@@ -243,9 +243,9 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
     ),
     "matching": (" matching {options}", " con {options}", " avec {options}"),
     "policy": (
-        'Here is what our policy says: "{excerpt}" [{ref}]',
-        'Esto dice nuestra política: "{excerpt}" [{ref}]',
-        "Voici ce que disent nos conditions : « {excerpt} » [{ref}]",
+        'Here is what our policy says: "{excerpt}"',
+        'Esto dice nuestra política: "{excerpt}"',
+        "Voici ce que disent nos conditions : « {excerpt} »",
     ),
     "no_info": (
         "I don't have information about that. Would you like me to connect you with our team?",
@@ -293,6 +293,60 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
         "equipo?",
         "Désolé, je n'ai pas pu vérifier cette réponse. Voulez-vous que je vous mette en relation avec "
         "notre équipe ?",
+    ),
+    "pm_card": (
+        "your {brand} ending {last_four}",
+        "su {brand} terminada en {last_four}",
+        "votre {brand} se terminant par {last_four}",
+    ),
+    "pm_card_plain": ("your credit card", "su tarjeta de crédito", "votre carte bancaire"),
+    "pm_paypal": ("your PayPal account", "su cuenta PayPal", "votre compte PayPal"),
+    "pm_gift_card": ("your gift card", "su tarjeta regalo", "votre carte cadeau"),
+    "pm_gift_card_balance": (
+        "your gift card (balance ${balance})",
+        "su tarjeta regalo (saldo {balance} $)",
+        "votre carte cadeau (solde {balance} $)",
+    ),
+    "pm_other": ("that payment method", "ese método de pago", "ce moyen de paiement"),
+    "confirm_modify_items": (
+        "To confirm: on order {order_id}, change {changes}; the price difference of ${diff} is "
+        "settled with {pm}. Shall I go ahead? (yes/no)",
+        "Para confirmar: en el pedido {order_id}, cambiar {changes}; la diferencia de {diff} $ se "
+        "liquida con {pm}. ¿Continúo? (sí/no)",
+        "Pour confirmer : sur la commande {order_id}, changer {changes} ; la différence de {diff} $ "
+        "est réglée avec {pm}. Je continue ? (oui/non)",
+    ),
+    "confirm_payment_change": (
+        "To confirm: pay order {order_id} with {pm} instead. Shall I go ahead? (yes/no)",
+        "Para confirmar: pagar el pedido {order_id} con {pm}. ¿Continúo? (sí/no)",
+        "Pour confirmer : régler la commande {order_id} avec {pm}. Je continue ? (oui/non)",
+    ),
+    "confirm_user_address": (
+        "To confirm: change the address on your account to {address}. Shall I go ahead? (yes/no)",
+        "Para confirmar: cambiar la dirección de su cuenta a {address}. ¿Continúo? (sí/no)",
+        "Pour confirmer : remplacer l'adresse de votre compte par {address}. Je continue ? "
+        "(oui/non)",
+    ),
+    "confirm_change": (
+        "To confirm: I'll make this change on order {order_id}. Shall I go ahead? (yes/no)",
+        "Para confirmar: haré este cambio en el pedido {order_id}. ¿Continúo? (sí/no)",
+        "Pour confirmer : j'effectue cette modification sur la commande {order_id}. Je continue ? "
+        "(oui/non)",
+    ),
+    "order_items": (
+        " Items: {items}.",
+        " Artículos: {items}.",
+        " Articles : {items}.",
+    ),
+    "account_found": (
+        "I have your account details, {name}: {orders} order(s) on file.",
+        "Tengo los datos de su cuenta, {name}: {orders} pedido(s) registrados.",
+        "J'ai les informations de votre compte, {name} : {orders} commande(s) enregistrée(s).",
+    ),
+    "products_found": (
+        "Here is what I found: {names}.",
+        "Esto es lo que he encontrado: {names}.",
+        "Voici ce que j'ai trouvé : {names}.",
     ),
     "found": (
         "Here is what I found: {summary}",

@@ -3,6 +3,8 @@ address change, refund status, availability, policy answers, and the customer's 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -76,11 +78,22 @@ def test_return_asks_items_and_refund_method(make_agent: AgentFactory) -> None:
     item = order.items[0]
     r = h.agent.send("c", f"the {item.name}")
     assert "refund" in r.reply.lower()
+    assert not _INTERNAL_ID.search(r.reply), r.reply  # the refund options in plain words
     r = h.agent.send("c", "to the original payment method please")
     assert "yes/no" in r.reply and f"{item.price_cents / 100:.2f}" in r.reply
+    assert not _INTERNAL_ID.search(r.reply) and _said_as_the_customer_knows_it(r.reply), r.reply
     r = h.agent.send("c", "yes")
     assert "return" in r.reply.lower() and r.grounded
+    assert not _INTERNAL_ID.search(r.reply) and _said_as_the_customer_knows_it(r.reply), r.reply
     assert order_status(h.store, order.id) == "return requested"
+
+
+# Ids only the shop's systems use: a customer knows "your Visa ending 1234", not these.
+_INTERNAL_ID = re.compile(r"\b(credit_card|gift_card|paypal)_\d+|\b[a-z]+_[a-z]+_\d{4}\b|\.md#")
+
+
+def _said_as_the_customer_knows_it(reply: str) -> bool:
+    return bool(re.search(r"PayPal|gift card| ending \d{4}|credit card", reply))
 
 
 def test_exchange_to_the_option_the_customer_names(make_agent: AgentFactory) -> None:
@@ -154,7 +167,9 @@ def test_policy_question_is_answered_from_a_cited_passage(
     h = make_agent(kb=policy_kb)
     r = h.agent.send("c", "what's your return policy?")
     assert r.route == "retrieve"
-    assert r.citations and r.citations[0] in r.reply
+    # The source travels beside the reply, as a citation the channel links; never inside the text.
+    assert r.citations and r.citations[0] not in r.reply
+    assert "[" not in r.reply and ".md" not in r.reply
     assert r.grounded
 
 

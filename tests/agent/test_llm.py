@@ -124,6 +124,10 @@ def test_planned_read_runs_and_the_reply_is_rewritten(make_agent: AgentFactory) 
     r = h.agent.send("c", "hmm, what about that purchase of mine")
     assert r.tools == ["get_order_details"]
     assert r.reply == f"Your order {order.id} has been delivered." and r.grounded
+    # The draft the writer started from (and the fallback) is plain words, not a field dump.
+    draft = h.agent.state("c").draft
+    assert "delivered" in draft and order.items[0].name in draft
+    assert "user_id" not in draft and "order_id" not in draft and customer.id not in draft
 
 
 def test_planned_write_waits_for_the_customers_yes(make_agent: AgentFactory) -> None:
@@ -137,6 +141,9 @@ def test_planned_write_waits_for_the_customers_yes(make_agent: AgentFactory) -> 
     r = h.agent.send("c", "get rid of that purchase of mine")
     assert order_status(h.store, order.id) == "pending"
     assert h.agent.state("c").pending is not None and "yes/no" in r.reply
+    # Put to the customer in the flows' own words: the order and its items, no tool call or ids.
+    assert "cancel_pending_order" not in r.reply and "order_id=" not in r.reply
+    assert order.id in r.reply and order.items[0].name in r.reply
 
 
 def test_a_planned_large_return_waits_for_a_humans_approval(make_agent: AgentFactory) -> None:
