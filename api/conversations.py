@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import ConversationGrant, Runtime, RuntimeDep, spend_message
 from api.errors import Conflict, Unauthorized, Unprocessable
 from api.security import Grant, identity_is_signed, new_conversation_id
-from api.turns import TurnEvent, history, turn_events
+from api.turns import TurnEvent, history, raise_for_error, turn_events
 from tools.models import Customer
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
@@ -161,13 +161,14 @@ def start_turn(
 
 
 async def collect(events: AsyncIterator[TurnEvent]) -> dict[str, Any]:
-    """The ``done`` event's body (a failed turn raises, becoming a logged 500)."""
+    """The ``done`` event's body (a failed turn raises: a logged 500, or a 503 while a database is
+    unreachable)."""
     done: dict[str, Any] | None = None
     async for event in events:
         if event.event == "done":
             done = event.data
         elif event.event == "error":
-            raise RuntimeError(event.data["message"])
+            raise_for_error(event)
     if done is None:
         raise RuntimeError("the turn ended without a reply")
     return done

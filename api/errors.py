@@ -13,9 +13,11 @@
      ├── PayloadTooLarge       413
      ├── UnsupportedMediaType  415
      ├── Unprocessable         422
-     └── RateLimited           429, with Retry-After
+     ├── RateLimited           429, with Retry-After
+     └── ServiceUnavailable    503, with Retry-After
 
-Only ``api/`` raises HTTP errors; everything else raises its own typed exceptions.
+Only ``api/`` raises HTTP errors; everything else raises its own typed exceptions. A database that
+cannot be reached (:data:`DATABASE_OUTAGES`, whichever endpoint meets it) is a 503 too.
 """
 
 from __future__ import annotations
@@ -23,12 +25,26 @@ from __future__ import annotations
 import logging
 import math
 
+import psycopg
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("api")
+
+DATABASE_OUTAGES: tuple[type[Exception], ...] = (
+    psycopg.OperationalError,  # the checkpoints' pool timing out included (PoolTimeout)
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.TimeoutError,  # the store's pool exhausted
+)
+"""What a database that is down, restarting or out of connections raises: the store's (through
+SQLAlchemy) and the checkpoints' (psycopg). The request may succeed later; nothing is wrong in it."""
+
+OUTAGE_RETRY_AFTER_S = 5.0
+"""How long a client is told to wait when a database is unreachable: the store reconnects on the
+next request, the checkpoints' pool within seconds of the database's return."""
 
 _TYPES = {
     400: "invalid_request_error",
@@ -102,9 +118,8 @@ class Unprocessable(APIError):
     code = "invalid_value"
 
 
-class RateLimited(APIError):
-    status = 429
-    code = "rate_limited"
+class _TryLater(APIError):
+    """Refused for now; ``Retry-After`` says when to ask again."""
 
     def __init__(self, message: str, retry_after_s: float) -> None:
         super().__init__(message)
@@ -112,6 +127,23 @@ class RateLimited(APIError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(max(1, math.ceil(self.retry_after_s)))}
+
+
+class RateLimited(_TryLater):
+    status = 429
+    code = "rate_limited"
+
+
+class ServiceUnavailable(_TryLater):
+    status = 503
+    code = "service_unavailable"
+
+
+def database_unavailable() -> ServiceUnavailable:
+    """The answer to any of :data:`DATABASE_OUTAGES`."""
+    return ServiceUnavailable(
+        "The service cannot reach its database just now; try again shortly.", OUTAGE_RETRY_AFTER_S
+    )
 
 
 def error_response(
@@ -169,6 +201,14 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(404, f"No route {request.url.path}.", "no_route")
         message = exc.detail if isinstance(exc.detail, str) else "Request refused."
         return error_response(exc.status_code, message, "http_error", dict(exc.headers or {}))
+
+    async def _outage(request: Request, exc: Exception) -> JSONResponse:
+        # Expected during a failover or restart: one line, not a traceback.
+        log.warning("%s %s: database unavailable: %s", request.method, request.url.path, exc)
+        return await _api_error(request, database_unavailable())
+
+    for outage in DATABASE_OUTAGES:
+        app.add_exception_handler(outage, _outage)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -18,11 +18,12 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NoReturn
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 
 from agent import Agent, TurnResult
+from api.errors import DATABASE_OUTAGES, ServiceUnavailable, database_unavailable
 from api.limits import Busy
 from api.observability import Metrics
 from api.security import Grant
@@ -178,7 +179,11 @@ async def turn_events(
 
     The caller has acquired ``busy`` for the conversation; it is released when the turn ends. The turn
     runs to its end even if the client goes away, so a write is never cut off halfway. A reply that
-    carries a ticket is also handed to ``on_ticket`` (which must return quickly)."""
+    carries a ticket is also handed to ``on_ticket`` (which must return quickly).
+
+    A failed turn ends with an ``error`` event: ``{"code": "turn_failed", "message": ...}``, or,
+    while a database is unreachable, ``{"code": "service_unavailable", "message": ...,
+    "retry_after": seconds}``."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[TurnEvent | None] = asyncio.Queue()
 
@@ -196,6 +201,15 @@ async def turn_events(
                     if on_ticket is not None and event.data["ticket_id"] is not None:
                         on_ticket(event.data)
                 put(event)
+        except DATABASE_OUTAGES as exc:
+            # Expected during a failover or restart: one line, not a traceback.
+            log.warning(
+                "turn in conversation %s not answered: database unavailable: %s",
+                grant.conversation_id,
+                exc,
+            )
+            metrics.turns.labels(channel, "unavailable").inc()
+            put(_outage_event())
         except Exception:
             log.exception("turn failed in conversation %s", grant.conversation_id)
             metrics.turns.labels(channel, "error").inc()
@@ -213,6 +227,23 @@ async def turn_events(
     while (event := await queue.get()) is not None:
         yield event
     await worker
+
+
+def _outage_event() -> TurnEvent:
+    """The ``error`` event of a turn a database outage stopped."""
+    error = database_unavailable()
+    seconds = int(error.headers()["Retry-After"])
+    return TurnEvent(
+        "error", {"code": error.code, "message": error.message, "retry_after": seconds}
+    )
+
+
+def raise_for_error(event: TurnEvent) -> NoReturn:
+    """An ``error`` event as what a JSON endpoint answers: a 503 with Retry-After for an outage,
+    else a logged 500."""
+    if event.data["code"] == ServiceUnavailable.code:
+        raise ServiceUnavailable(event.data["message"], event.data["retry_after"])
+    raise RuntimeError(event.data["message"])
 
 
 def history(agent: Agent, conversation_id: str) -> dict[str, Any]:

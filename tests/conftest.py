@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -60,6 +61,29 @@ def _sqlalchemy_url(libpq_url: str, database: str) -> str:
 def _pg_admin(sql: str) -> None:
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
         conn.execute(sql)  # type: ignore[arg-type]
+
+
+def terminate_backends(database: str) -> int:
+    """Kill every session on ``database`` (as an administrator or a crashed server would), waiting
+    until each has gone; how many there were."""
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            (database,),
+        ).fetchall()
+    return len(rows)
+
+
+@contextmanager
+def database_down(database: str) -> Iterator[None]:
+    """``database`` unreachable while the block runs: its sessions killed and new ones refused."""
+    _pg_admin(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+    try:
+        terminate_backends(database)
+        yield
+    finally:
+        _pg_admin(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
 
 
 class StoreFactory:

@@ -17,6 +17,7 @@ from agent.context import Context
 from agent.runner import Agent
 from classifiers import Classifier
 from tests.agent.conftest import QUIET, AgentFactory, find_order, order_status
+from tests.conftest import terminate_backends
 from tools.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -91,6 +92,24 @@ def test_conversation_continues_on_the_postgres_checkpointer(
         assert "yes/no" in second.send("t", "no longer needed").reply
         assert "cancelled" in second.send("t", "yes").reply.lower()
     assert order_status(store, order.id) == "cancelled"
+
+
+@pytest.mark.postgres
+def test_the_postgres_checkpointer_outlives_its_connections(
+    store: Store, classifier: Classifier, postgres_url: str
+) -> None:
+    order, customer = find_order(store, "pending")
+    context = Context(store=store, classifier=classifier, **QUIET)  # type: ignore[arg-type]
+    with open_checkpointer(postgres_url) as cp:
+        agent = Agent(context, cp.saver)
+        agent.send("t", f"I want to cancel order {order.id}")
+        # A restarted server or an administrator ends every session, the checkpointer's included.
+        assert terminate_backends(postgres_url.rsplit("/", 1)[1]) >= 1
+        asked = agent.send("t", customer.email)
+        assert asked.customer_id == customer.id
+        after = agent.state("t")
+        assert after.goal == "cancel_order" and after.slots["order_id"] == order.id
+        assert len(after.messages) == 4
 
 
 def _risky_return(h_agent: Agent, store: Store) -> str:
