@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import ConversationGrant, Runtime, RuntimeDep, spend_message
 from api.errors import Conflict, Unauthorized, Unprocessable
+from api.replies import History, Reply
 from api.security import Grant, identity_is_signed, new_conversation_id
 from api.turns import TurnEvent, history, raise_for_error, turn_events
 from tools.models import Customer
@@ -52,33 +53,6 @@ class Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(min_length=1, description="What the customer wrote.")
-
-
-class Reply(BaseModel):
-    """The agent's answer and what it made of the message."""
-
-    conversation_id: str
-    reply: str = Field(description="Empty while a human agent owns the conversation.")
-    language: str
-    classification: dict[str, Any] | None
-    route: str | None
-    tool_calls: list[dict[str, Any]]
-    citations: list[dict[str, str]]
-    escalated: bool
-    escalation_reasons: list[str]
-    ticket_id: int | None
-    handed_off: bool
-    awaiting_approval: bool
-    authenticated: bool
-    customer_id: str | None
-
-
-class History(BaseModel):
-    conversation_id: str
-    handed_off: bool
-    messages: list[dict[str, Any]] = Field(
-        description="Oldest first: role customer, concierge (the bot) or agent (a human)."
-    )
 
 
 def _customer_exists(runtime: Runtime, customer_id: str) -> bool:
@@ -189,9 +163,9 @@ async def send_message(runtime: RuntimeDep, grant: ConversationGrant, message: M
 async def stream_message(
     runtime: RuntimeDep, grant: ConversationGrant, message: Message
 ) -> EventSourceResponse:
-    """The same as sending a message, as Server-Sent Events: ``classification``, ``tool_call``,
-    ``citation``, ``delta`` (the reply in pieces), ``handoff`` and, last, ``done`` with the whole
-    reply (or ``error``)."""
+    """The same as sending a message, as Server-Sent Events: ``step`` (what the agent is doing, in
+    words), ``citation``, ``delta`` (the reply in pieces), ``handoff`` and, last, ``done`` with the
+    whole reply (or ``error``)."""
     events = start_turn(runtime, grant, message.text, channel="sse")
 
     async def sse() -> AsyncIterator[ServerSentEvent]:

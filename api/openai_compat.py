@@ -4,7 +4,9 @@ How it maps onto conversations: the API key *is* a conversation token (create on
 ``POST /v1/conversations`` and pass it as the client's ``api_key``). The agent keeps the conversation's
 history itself, so only the last ``user`` message of ``messages`` is sent to it; earlier messages a
 client resends are ignored rather than answered twice. A token opens its own conversation and no
-other, whatever ``user`` or ``model`` say. ``model`` is echoed as ``concierge``.
+other, whatever ``user`` or ``model`` say. ``model`` is echoed as ``concierge``. A completion also
+carries the customer's view of the reply (:class:`api.replies.Reply`: citations, handoff state) under
+``concierge``; a streamed one sends the reply's text only.
 
     client = OpenAI(base_url="http://127.0.0.1:8000/v1", api_key=token)
     client.chat.completions.create(model="concierge", messages=[{"role": "user", "content": "hi"}])

@@ -1,9 +1,10 @@
 """One customer message through the agent, as a sequence of events a channel can stream or collect.
 
-Events, in order: ``classification`` (what the classifier made of the message), ``tool_call`` (each
-tool the agent ran), ``citation`` (each passage the reply cites), ``delta`` (the reply's text, in
-pieces), ``handoff`` (when a human takes over or must approve a write), and ``done`` (the whole
-reply, the same body the JSON endpoint returns). A failure ends with ``error`` instead of ``done``.
+Events, in order: ``step`` (each thing the agent did, in words), ``citation`` (each passage the reply
+cites, as a link), ``delta`` (the reply's text, in pieces), ``handoff`` (when a person takes over, must
+approve a request, or was told), and ``done`` (the whole reply, the same body the JSON endpoint
+returns). A failure ends with ``error`` instead of ``done``. Every event's data is one of the
+customer-facing models of :mod:`api.replies`; the agent's own record of the turn stays on the server.
 
 The reply's text is sent only after the agent's grounding check has passed it, so a client never
 shows a claim the check would have withdrawn.
@@ -17,12 +18,13 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn
 
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langchain_core.messages import HumanMessage
 
 from agent import Agent, TurnResult
+from api import replies
 from api.errors import DATABASE_OUTAGES, ServiceUnavailable, database_unavailable
 from api.limits import Busy
 from api.observability import Metrics
@@ -38,42 +40,9 @@ _PIECES = re.compile(r"\S+\s*|\s+")
 class TurnEvent:
     event: str
     data: dict[str, Any]
-
-
-def reply_body(conversation_id: str, result: TurnResult) -> dict[str, Any]:
-    """The JSON a channel gets for one answered message."""
-    titles = {p["ref"]: p.get("title", "") for p in result.passages}
-    return {
-        "conversation_id": conversation_id,
-        "reply": result.reply,
-        "language": result.language,
-        "classification": {
-            "intent": result.intent,
-            "confidence": result.confidence,
-            "severity": result.severity,
-            "sentiment": result.sentiment,
-            "goal": result.goal,
-        }
-        if result.intent is not None
-        else None,
-        "route": result.route,
-        "tool_calls": [_tool_event(c).data for c in result.tool_calls],
-        "citations": [{"ref": ref, "title": titles.get(ref, "")} for ref in result.citations],
-        "escalated": result.escalated,
-        "escalation_reasons": result.escalation_reasons,
-        "ticket_id": result.ticket_id,
-        "handed_off": result.handed_off,
-        "awaiting_approval": result.awaiting_approval is not None,
-        "authenticated": result.customer_id is not None,
-        "customer_id": result.customer_id,
-    }
-
-
-def _tool_event(call: dict[str, Any]) -> TurnEvent:
-    return TurnEvent(
-        "tool_call",
-        {"name": call["name"], "arguments": call.get("arguments", {}), "ok": call.get("ok", True)},
-    )
+    """What the customer is sent."""
+    result: TurnResult | None = field(default=None, repr=False)
+    """On ``done``, the agent's whole record of the turn: for the metrics, never sent."""
 
 
 def run_turn(agent: Agent, grant: Grant, text: str) -> Iterator[TurnEvent]:
@@ -83,49 +52,31 @@ def run_turn(agent: Agent, grant: Grant, text: str) -> Iterator[TurnEvent]:
     context = replace(agent.context, conversation_id=thread, verified_customer_id=grant.customer_id)
     message: Any = {"messages": [HumanMessage(text)]}
     seen_tools = 0
+    language = "en"
     for update in agent.graph.stream(
         message, Agent.config(thread), context=context, stream_mode="updates"
     ):
-        for node, values in update.items():
+        for values in update.values():
             if not isinstance(values, dict):
                 continue  # an interrupt: reported below from the checkpoint
-            understanding = values.get("understanding")
-            if node == "understand" and understanding:
-                yield TurnEvent(
-                    "classification",
-                    {
-                        "intent": understanding.get("intent"),
-                        "confidence": understanding.get("confidence"),
-                        "severity": understanding.get("severity_level"),
-                        "sentiment": understanding.get("sentiment"),
-                        "goal": understanding.get("goal"),
-                    },
-                )
+            language = values.get("language") or language
             calls = values.get("tool_calls")
             if isinstance(calls, list):
                 # tool_calls has no reducer: each update is the turn's whole list so far.
                 for call in calls[seen_tools:]:
-                    yield _tool_event(call)
+                    yield TurnEvent("step", replies.step(call, language).model_dump())
                 seen_tools = len(calls)
     result = record_approval(agent, thread, agent.result(thread))
-    body = reply_body(thread, result)
-    for citation in body["citations"]:
-        yield TurnEvent("citation", citation)
-    for piece in _PIECES.findall(result.reply):
+    reply = replies.reply(thread, result)
+    for citation in reply.citations:
+        yield TurnEvent("citation", citation.model_dump())
+    for piece in _PIECES.findall(reply.reply):
         yield TurnEvent("delta", {"text": piece})
-    if result.handed_off or result.escalated or result.awaiting_approval is not None:
-        state = (
-            "awaiting_approval"
-            if result.awaiting_approval is not None
-            else "handed_off"
-            if result.handed_off
-            else "escalated"
-        )
-        yield TurnEvent(
-            "handoff",
-            {"state": state, "ticket_id": result.ticket_id, "reasons": result.escalation_reasons},
-        )
-    yield TurnEvent("done", body)
+    state = replies.handoff_state(result)
+    if state is not None:
+        handoff = replies.Handoff(state=state, ticket_id=result.ticket_id)
+        yield TurnEvent("handoff", handoff.model_dump())
+    yield TurnEvent("done", reply.model_dump(), result)
 
 
 def record_approval(agent: Agent, conversation_id: str, result: TurnResult) -> TurnResult:
@@ -150,18 +101,18 @@ def record_approval(agent: Agent, conversation_id: str, result: TurnResult) -> T
     return replace(result, ticket_id=ticket_id)
 
 
-def _record(metrics: Metrics, channel: str, body: dict[str, Any], seconds: float) -> None:
+def _record(metrics: Metrics, channel: str, result: TurnResult, seconds: float) -> None:
     metrics.turn_seconds.labels(channel).observe(seconds)
     metrics.turns.labels(channel, "ok").inc()
-    classification = body.get("classification")
-    if classification and classification.get("intent"):
-        metrics.intents.labels(classification["intent"]).inc()
-    if body["escalated"]:
-        for reason in body["escalation_reasons"] or ["unspecified"]:
+    if result.intent:
+        metrics.intents.labels(result.intent).inc()
+    if result.escalated:
+        for reason in result.escalation_reasons or ["unspecified"]:
             metrics.escalations.labels(reason).inc()
-    for call in body["tool_calls"]:
-        metrics.tool_calls.labels(call["name"], str(bool(call["ok"])).lower()).inc()
-        if not call["ok"]:
+    for call in result.tool_calls:
+        ok = bool(call.get("ok", True))
+        metrics.tool_calls.labels(call["name"], str(ok).lower()).inc()
+        if not ok:
             metrics.tool_errors.labels(call["name"]).inc()
 
 
@@ -196,8 +147,8 @@ async def turn_events(
         started = time.perf_counter()
         try:
             for event in run_turn(agent, grant, text):
-                if event.event == "done":
-                    _record(metrics, channel, event.data, time.perf_counter() - started)
+                if event.event == "done" and event.result is not None:
+                    _record(metrics, channel, event.result, time.perf_counter() - started)
                     if on_ticket is not None and event.data["ticket_id"] is not None:
                         on_ticket(event.data)
                 put(event)
@@ -247,29 +198,11 @@ def raise_for_error(event: TurnEvent) -> NoReturn:
 
 
 def history(agent: Agent, conversation_id: str) -> dict[str, Any]:
-    """The conversation as the customer sees it: their messages, the bot's and the human agents'."""
+    """The conversation as the customer sees it (:class:`api.replies.History`, as JSON)."""
     values = agent.graph.get_state(Agent.config(conversation_id)).values
-    messages: list[AnyMessage] = list(values.get("messages", []))
-    items = []
-    for m in messages:
-        text = m.content if isinstance(m.content, str) else str(m.content)
-        if isinstance(m, HumanMessage):
-            items.append({"id": m.id, "role": "customer", "text": text})
-        elif isinstance(m, AIMessage):
-            name = m.name or "concierge"
-            if name.startswith("human:"):
-                items.append(
-                    {
-                        "id": m.id,
-                        "role": "agent",
-                        "text": text,
-                        "agent": name.removeprefix("human:"),
-                    }
-                )
-            else:
-                items.append({"id": m.id, "role": "concierge", "text": text})
-    return {
-        "conversation_id": conversation_id,
-        "handed_off": values.get("mode") == "handed_off",
-        "messages": items,
-    }
+    shown = replies.history(
+        conversation_id,
+        values.get("messages", []),
+        handed_off=values.get("mode") == "handed_off",
+    )
+    return shown.model_dump(mode="json")

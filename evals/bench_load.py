@@ -41,9 +41,13 @@ TARGET_P95_S = 1.0
 LLM_MODES = ("none", "local")
 
 
+CITES = "<cites>"
+"""The expectation of a reply that cites the knowledge base (its citations come beside the text)."""
+
+
 @dataclass(frozen=True)
 class Script:
-    """One simulated customer's messages and what the reply to each must contain."""
+    """One simulated customer's messages and what the reply to each must contain (or :data:`CITES`)."""
 
     messages: list[str]
     expect: list[str]
@@ -88,7 +92,7 @@ def scripts(store_url: str, turns: int) -> list[Script]:
         if email in seen:
             continue
         seen.add(email)
-        policy = ("What is your return policy?", "[")  # a cited answer
+        policy = ("What is your return policy?", CITES)
         chat = [
             (f"Where is my order {order_id}?", "email"),
             (f"my email is {email}", order_id),
@@ -251,8 +255,12 @@ async def _customer(
             if r.status_code != 200:
                 tally.errors[f"http_{r.status_code}"] += 1
                 return  # a customer who got an error gives up
-            reply = r.json().get("reply", "")
-            if not reply or expect.lower() not in reply.lower():
+            body = r.json()
+            reply = body.get("reply", "")
+            met = (
+                bool(body.get("citations")) if expect == CITES else expect.lower() in reply.lower()
+            )
+            if not reply or not met:
                 tally.errors["unexpected_reply"] += 1
                 return
             tally.latencies.append(answered - sent)

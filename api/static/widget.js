@@ -196,42 +196,23 @@
     if (force || nearEnd()) log.scrollTop = log.scrollHeight;
   }
 
-  /** A link to where a citation's passage lives, or null when the URL would not be http(s). */
-  function citationHref(ref) {
-    const [source, anchor] = ref.split("#", 2);
-    const path = source.split("/").map(encodeURIComponent).join("/");
+  /** A link to the cited section's help page, or null when the URL would not be http(s). */
+  function citationHref(citation) {
+    const path = citation.source.split("/").map(encodeURIComponent).join("/");
     try {
       const url = new URL(HELP_URL.replace("{source}", path), location.href);
       if (url.protocol !== "https:" && url.protocol !== "http:") return null;
-      if (anchor) url.hash = anchor;
+      if (citation.anchor) url.hash = citation.anchor;
       return url.href;
     } catch (_) {
       return null;
     }
   }
 
-  function link(ref, text) {
-    const href = citationHref(ref);
+  function link(citation, text) {
+    const href = citationHref(citation);
     if (!href) return document.createTextNode(text);
     return el("a", { href, target: "_blank", rel: "noopener noreferrer", text });
-  }
-
-  /** The reply's text with each cited ref in it made a link (text nodes only, never HTML). */
-  function fillText(node, text, citations) {
-    node.replaceChildren();
-    const refs = citations.map((c) => c.ref).filter(Boolean);
-    if (!refs.length) {
-      node.textContent = text;
-      return;
-    }
-    const escaped = refs
-      .sort((a, b) => b.length - a.length)
-      .map((r) => r.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
-    const pattern = new RegExp(`(${escaped.join("|")})`, "g");
-    for (const part of text.split(pattern)) {
-      if (!part) continue;
-      node.append(refs.includes(part) ? link(part, part) : document.createTextNode(part));
-    }
   }
 
   function addSources(entry, citations) {
@@ -239,12 +220,12 @@
     const list = el("ul", { class: "sources", "aria-label": "Sources" });
     const shown = new Set();
     for (const c of citations) {
-      if (!c.ref || shown.has(c.ref)) continue;
-      shown.add(c.ref);
-      // "Returns and Refunds: which orders can be returned": the document, then the section.
-      const section = (c.ref.split("#")[1] || "").replace(/-/g, " ");
-      const name = c.title || c.ref.split("#")[0];
-      list.append(el("li", {}, link(c.ref, section && section !== name.toLowerCase() ? `${name}: ${section}` : name)));
+      const key = `${c.source}#${c.anchor}`;
+      if (!c.source || shown.has(key)) continue;
+      shown.add(key);
+      // "Returns and Refunds: Which orders can be returned": the document, then the section.
+      const name = c.title || c.source;
+      list.append(el("li", {}, link(c, c.section ? `${name}: ${c.section}` : name)));
     }
     entry.el.append(list);
   }
@@ -260,7 +241,7 @@
         el("span", { class: "typing", "aria-hidden": "true" }, el("span"), el("span"), el("span")),
       );
     } else {
-      fillText(body, text, options.citations || []);
+      body.textContent = text;
     }
     if (entry.id) seen.add(entry.id);
     entries.push(entry);
@@ -428,7 +409,7 @@
           reply.el.removeAttribute("aria-busy");
           if (body.reply) {
             reply.text = body.reply;
-            fillText(reply.body, body.reply, body.citations || citations);
+            reply.body.textContent = body.reply;
             addSources(reply, body.citations || citations);
           } else {
             removeEntry(reply); // a person has the conversation: the bot stays silent

@@ -60,9 +60,11 @@ def test_metrics_count_a_turn(service: Service) -> None:
 
     assert grew("concierge_turns_total", channel="rest", outcome="ok") == 1
     assert grew("concierge_turn_seconds_count", channel="rest") == 1
-    assert grew("concierge_intents_total", intent=reply["classification"]["intent"]) == 1
-    for call in reply["tool_calls"]:
-        assert grew("concierge_tool_calls_total", tool=call["name"], ok="true") >= 1
+    record = service.agent.result(cid)  # the metrics count what the customer is not shown
+    assert reply["reply"] and record.intent
+    assert grew("concierge_intents_total", intent=record.intent) == 1
+    for name in record.tools:
+        assert grew("concierge_tool_calls_total", tool=name, ok="true") >= 1
     route = "/v1/conversations/{conversation_id}/messages"
     assert grew("concierge_http_requests_total", method="POST", route=route, status="200") == 1
 

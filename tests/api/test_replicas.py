@@ -146,7 +146,7 @@ def _alternate(a: httpx.Client, b: httpx.Client, store: Store) -> None:
     # A's token opens the conversation on B: one shop secret, no session kept in a process.
     assert "email" in say(a, f"Where is my order {order.id}?")["reply"].lower()
     r = say(b, f"my email is {customer.email}")
-    assert r["authenticated"] and r["customer_id"] == customer.id
+    assert r["authenticated"]
     assert order.id in r["reply"] and "pending" in r["reply"]
 
     assert "mistake" in say(a, f"I want to cancel order {order.id}")["reply"]  # the reason
@@ -155,12 +155,12 @@ def _alternate(a: httpx.Client, b: httpx.Client, store: Store) -> None:
     assert order_status(store, order.id) == "pending"  # nothing before the explicit yes
     r = say(a, "yes")
     assert "cancelled" in r["reply"].lower()
-    assert "cancel_pending_order" in [c["name"] for c in r["tool_calls"]]
+    assert {"label": "Cancelling your order"} in r["steps"]
     assert order_status(store, order.id) == "cancelled"
 
     # The knowledge base is the chroma server both replicas read.
     r = say(b, "What is your return policy?")
-    assert r["citations"] and r["citations"][0]["ref"].startswith("demo/returns-and-refunds.md")
+    assert r["citations"] and r["citations"][0]["source"] == "demo/returns-and-refunds.md"
 
     history = [client.get(f"/v1/conversations/{conversation}/messages", headers=headers).json()
                for client in (a, b)]  # fmt: skip

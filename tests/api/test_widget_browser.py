@@ -206,6 +206,7 @@ def test_a_policy_question_gets_a_streamed_answer_with_citation_links(page: Page
     assert streamed.value.headers["content-type"].startswith("text/event-stream")
     answer = page.locator(".message.concierge").last
     assert "return" in answer.inner_text().lower()
+    assert ".md" not in answer.locator(".text").inner_text()  # the sources are links, not markers
     sources = answer.get_by_role("list", name="Sources").locator("li").all_inner_texts()
     assert sources and len(set(sources)) == len(sources)  # one line per cited section
     links = answer.locator("a[href*='/help/demo/returns-and-refunds.md']")
