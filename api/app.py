@@ -29,7 +29,7 @@ from api.errors import (
 )
 from api.limits import TokenBucket
 from api.observability import count_llm_tokens
-from api.security import TokenSigner
+from api.security import IdentityVerifier, TokenSigner, load_shop_secret
 from tools.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -170,19 +170,20 @@ def create_app(
 ) -> FastAPI:
     """The chat service. Without ``agent`` it opens the configured services (and closes them at
     shutdown); ``overrides`` replace settings fields (``create_app(api_ip_burst=2)``);
-    ``slack_client`` replaces the Slack Web API client made from the bot token."""
+    ``slack_client`` replaces the Slack Web API client made from the bot token. Raises
+    :class:`api.security.ShopSecretError` when there is no shop secret it may serve with."""
     settings = settings or get_settings()
     if overrides:
         settings = settings.model_copy(update=overrides)
+    shop_secret, _ = load_shop_secret(settings)
     closers: list[Callable[[], None]] = []
     if agent is None:
         agent, closers = build_agent(settings)
     runtime = Runtime(
         settings=settings,
         agent=agent,
-        signer=TokenSigner(
-            settings.shop_secret.get_secret_value(), settings.api_token_ttl_hours * 3600
-        ),
+        signer=TokenSigner(shop_secret, settings.api_token_ttl_hours * 3600),
+        identities=IdentityVerifier(shop_secret, settings.api_identity_max_age_s),
         ip_limiter=TokenBucket(settings.api_ip_rate_per_minute, settings.api_ip_burst),
         conversation_limiter=TokenBucket(
             settings.api_conversation_rate_per_minute, settings.api_conversation_burst

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import ConversationGrant, Runtime, RuntimeDep, spend_message
 from api.errors import Conflict, Unauthorized, Unprocessable
 from api.replies import History, Reply
-from api.security import Grant, identity_is_signed, new_conversation_id
+from api.security import Grant, new_conversation_id
 from api.turns import TurnEvent, history, raise_for_error, turn_events
 from tools.models import Customer
 
@@ -27,17 +27,25 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class NewConversation(BaseModel):
-    """An anonymous chat (empty body), or one the shop's site vouches for."""
+    """An anonymous chat (empty body), or one the shop's server vouches for."""
 
     model_config = ConfigDict(extra="forbid")
 
     customer_id: str | None = Field(
         default=None, min_length=1, max_length=80, description="The shop's id of its customer."
     )
+    issued_at: int | None = Field(
+        default=None,
+        ge=0,
+        strict=True,  # a JSON integer: the signed text is its decimal form
+        description="When the shop's server signed the identity (Unix seconds); it is accepted "
+        "for CONCIERGE_API_IDENTITY_MAX_AGE_S from then.",
+    )
     signature: str | None = Field(
         default=None,
         max_length=128,
-        description="hex(HMAC-SHA256(shop secret, customer_id)), computed by the shop's server.",
+        description='hex(HMAC-SHA256(shop secret, f"{customer_id}:{issued_at}")), computed by the '
+        "shop's server.",
     )
 
 
@@ -70,16 +78,15 @@ def create_conversation(
     """Start a conversation. With a signed ``customer_id`` the customer is verified from the start;
     without one the chat is anonymous and the agent asks the customer to identify themselves."""
     customer_id = None
-    if body is not None and (body.customer_id is not None or body.signature is not None):
-        if body.customer_id is None or body.signature is None:
+    if body is not None and (
+        body.customer_id is not None or body.issued_at is not None or body.signature is not None
+    ):
+        if body.customer_id is None or body.issued_at is None or body.signature is None:
             raise Unauthorized(
-                "A signed identity needs both customer_id and signature.", code="unsigned_identity"
+                "A signed identity needs customer_id, issued_at and signature.",
+                code="unsigned_identity",
             )
-        secret = runtime.settings.shop_secret.get_secret_value()
-        if not identity_is_signed(body.customer_id, body.signature, secret):
-            raise Unauthorized(
-                "The identity signature does not match this customer id.", code="bad_signature"
-            )
+        runtime.identities.verify(body.customer_id, body.issued_at, body.signature)
         if not _customer_exists(runtime, body.customer_id):
             raise Unprocessable(
                 f"The shop has no customer {body.customer_id!r}.", code="unknown_customer"

@@ -16,7 +16,7 @@ from agent import Agent
 from api.errors import Forbidden, NotFound, RateLimited, Unauthorized
 from api.limits import Busy, TokenBucket
 from api.observability import Metrics
-from api.security import Grant, Staff, TokenSigner, role_of, staff_id
+from api.security import Grant, IdentityVerifier, Staff, TokenSigner, role_of, staff_id
 from tools.settings import Settings
 
 
@@ -27,6 +27,7 @@ class Runtime:
     settings: Settings
     agent: Agent
     signer: TokenSigner
+    identities: IdentityVerifier
     metrics: Metrics = field(default_factory=Metrics)
     busy: Busy = field(default_factory=Busy)
     ip_limiter: TokenBucket | None = None

@@ -23,12 +23,38 @@ def serve_command(
 ) -> None:
     """Serve the chat API (REST, Server-Sent Events, OpenAI-compatible facade, /metrics)."""
     import uvicorn
+    from pydantic import SecretStr, ValidationError
 
     from api.app import create_app
     from api.observability import configure_logging
+    from api.security import ShopSecretError, load_shop_secret
+    from tools.settings import get_settings, is_placeholder
 
+    try:
+        settings = get_settings()
+        secret, secret_file = load_shop_secret(settings)
+    except ValidationError as e:
+        messages = "; ".join(str(err["msg"]).removeprefix("Value error, ") for err in e.errors())
+        typer.echo(f"error: {messages}", err=True)
+        raise typer.Exit(2) from e
+    except ShopSecretError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+    if secret_file is not None:
+        typer.echo(
+            f"The shop secret is in {secret_file}: the shop's server signs customer identities "
+            "with it (api/README.md); set CONCIERGE_SHOP_SECRET to use another.",
+            err=True,
+        )
+    elif is_placeholder(secret):
+        typer.echo(
+            "warning: serving with a placeholder shop secret (CONCIERGE_ALLOW_PLACEHOLDER_SECRET): "
+            "anyone can sign any customer's identity",
+            err=True,
+        )
+    settings = settings.model_copy(update={"shop_secret": SecretStr(secret)})
     configure_logging(log_level)
-    app = create_app()
+    app = create_app(settings)
     typer.echo(
         f"concierge is listening: open http://{host}:{port}/ in a browser for the demo shop and its "
         "chat widget (API docs at /docs)",

@@ -15,6 +15,11 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _PLACEHOLDERS = frozenset({"", "changethis", "change-me", "changeme", "secret", "placeholder"})
 
 
+def is_placeholder(secret: str) -> bool:
+    """Whether ``secret`` is empty or one of the well-known example values."""
+    return secret.strip().lower() in _PLACEHOLDERS
+
+
 class Settings(BaseSettings):
     """Everything a concierge process reads from its environment; ``.env.example`` lists every field."""
 
@@ -55,8 +60,14 @@ class Settings(BaseSettings):
     """Days after delivery during which items may be returned or exchanged (orders without a recorded
     delivery date, like the tau2 shop's, have no window to check)."""
 
-    shop_secret: SecretStr = Field(default=SecretStr("changethis"))
-    """HMAC secret the shop's site uses to sign customer identities for the chat widget."""
+    shop_secret: SecretStr | None = None
+    """HMAC secret the shop's server signs customer identities with (and conversation tokens are
+    derived from). Empty in development: ``concierge serve`` generates one into
+    ``var_dir/shop_secret`` and reuses it; outside development it must be set."""
+
+    allow_placeholder_secret: bool = False
+    """Development only: serve with a placeholder ``shop_secret`` (``changethis``) as it is, so that
+    anyone can sign any customer's identity. Without it a placeholder is replaced as if empty."""
 
     chroma_url: str | None = None
     """Chroma server for the knowledge base (``http://host:8000``, started with ``chroma run``); empty:
@@ -184,6 +195,12 @@ class Settings(BaseSettings):
     api_token_ttl_hours: float = Field(default=720.0, gt=0)
     """How long a conversation token opens its conversation."""
 
+    api_identity_max_age_s: float = Field(default=3600.0, gt=0)
+    """How long after the shop's server signs an identity a conversation may be started with it.
+    The widget starts its conversation at the first message, so this is also how long a page may
+    stay open before its chat falls back to a guest one; shorter narrows what a leaked page (a
+    shared computer's cache) opens."""
+
     api_max_body_bytes: int = Field(default=65536, ge=1024)
     """Largest request body the API reads; larger ones get 413."""
 
@@ -243,14 +260,17 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _reject_placeholder_secrets(self) -> Settings:
-        secret = self.shop_secret.get_secret_value().strip().lower()
-        if self.environment != "development" and secret in _PLACEHOLDERS:
+        secret = self.shop_secret.get_secret_value() if self.shop_secret else ""
+        if self.environment != "development" and is_placeholder(secret):
             raise ValueError(
-                "CONCIERGE_SHOP_SECRET is a placeholder; set a real secret outside development"
+                "CONCIERGE_SHOP_SECRET is unset or a placeholder; set a long random secret "
+                "outside development (python -c 'import secrets; print(secrets.token_urlsafe(32))')"
             )
+        if self.environment != "development" and self.allow_placeholder_secret:
+            raise ValueError("CONCIERGE_ALLOW_PLACEHOLDER_SECRET applies only in development")
         keys = [k.get_secret_value() for k in [*self.api_agent_keys, *self.api_admin_keys]]
         if self.environment != "development" and any(
-            k.strip().lower() in _PLACEHOLDERS or len(k) < 16 for k in keys
+            is_placeholder(k) or len(k) < 16 for k in keys
         ):
             raise ValueError(
                 "an API key in CONCIERGE_API_AGENT_KEYS / CONCIERGE_API_ADMIN_KEYS is a placeholder "

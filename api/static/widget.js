@@ -3,7 +3,9 @@
  *
  *   <script src="https://support.example/widget.js" defer
  *           data-api="https://support.example"          (default: where this script came from)
- *           data-customer-id="..." data-signature="..."  (a signed, logged-in customer; else anonymous)
+ *           data-customer-id="..." data-issued-at="..." data-signature="..."
+ *                                                       (a logged-in customer, as the shop's server
+ *                                                        signed it; else anonymous)
  *           data-title="Support"                        (the panel's heading)
  *           data-help-url="https://shop.example/help/{source}"></script>  (where citations link)
  *
@@ -22,15 +24,21 @@
   const data = script.dataset;
   const scriptUrl = new URL(script.src, location.href);
   const API = (data.api || scriptUrl.origin).replace(/\/+$/, "");
-  const signed = data.customerId && data.signature;
-  if ((data.customerId || data.signature) && !signed) {
-    console.warn("concierge widget: data-customer-id needs data-signature (and back); chatting anonymously");
+  const signed = data.customerId && data.issuedAt && data.signature;
+  if ((data.customerId || data.issuedAt || data.signature) && !signed) {
+    console.warn(
+      "concierge widget: data-customer-id, data-issued-at and data-signature go together; " +
+        "chatting anonymously",
+    );
   }
-  const IDENTITY = signed ? { customer_id: data.customerId, signature: data.signature } : null;
+  // Dropped when the service refuses it (signed too long ago, say): the chat goes on as a guest's.
+  let identity = signed
+    ? { customer_id: data.customerId, issued_at: Number(data.issuedAt), signature: data.signature }
+    : null;
   const TITLE = data.title || "Support";
   const HELP_URL = data.helpUrl || `${API}/help/{source}`;
   const POLL_MS = Math.max(1000, Number(data.pollMs) || 4000);
-  const STORAGE_KEY = `concierge:${API}:${IDENTITY ? IDENTITY.customer_id : "anonymous"}`;
+  const storageKey = () => `concierge:${API}:${identity ? identity.customer_id : "anonymous"}`;
   const MAX_CHARS = 4000;
 
   const HANDOFF_TEXT = {
@@ -45,7 +53,7 @@
   const storage = {
     read() {
       try {
-        const saved = JSON.parse(sessionStorage.getItem(STORAGE_KEY) || "null");
+        const saved = JSON.parse(sessionStorage.getItem(storageKey()) || "null");
         if (saved && saved.id && saved.token && saved.expiresAt * 1000 > Date.now() + 60000) return saved;
       } catch (_) {
         /* storage disabled or garbled: start afresh */
@@ -54,8 +62,8 @@
     },
     write(value) {
       try {
-        if (value) sessionStorage.setItem(STORAGE_KEY, JSON.stringify(value));
-        else sessionStorage.removeItem(STORAGE_KEY);
+        if (value) sessionStorage.setItem(storageKey(), JSON.stringify(value));
+        else sessionStorage.removeItem(storageKey());
       } catch (_) {
         /* the conversation then lasts as long as the page */
       }
@@ -160,7 +168,7 @@
 
   function rememberOpen(on) {
     try {
-      sessionStorage.setItem(`${STORAGE_KEY}:open`, on ? "1" : "0");
+      sessionStorage.setItem(`${storageKey()}:open`, on ? "1" : "0");
     } catch (_) {
       /* not remembered */
     }
@@ -168,7 +176,7 @@
 
   function wasOpen() {
     try {
-      return sessionStorage.getItem(`${STORAGE_KEY}:open`) === "1";
+      return sessionStorage.getItem(`${storageKey()}:open`) === "1";
     } catch (_) {
       return false;
     }
@@ -301,12 +309,41 @@
     stopPolling();
   }
 
-  async function startConversation() {
-    const response = await fetch(`${API}/v1/conversations`, {
+  async function errorCode(response) {
+    try {
+      const body = await response.clone().json();
+      return (body && body.error && body.error.code) || "";
+    } catch (_) {
+      return "";
+    }
+  }
+
+  function createConversation() {
+    return fetch(`${API}/v1/conversations`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(IDENTITY || {}),
+      body: JSON.stringify(identity || {}),
     });
+  }
+
+  async function startConversation() {
+    let response = await createConversation();
+    if (response.status === 401 && identity) {
+      // The page's signed identity was refused: chat as a guest, whom the assistant asks who they are
+      // (carrying on this tab's guest conversation, if there is one).
+      const code = await errorCode(response);
+      console.warn(`concierge widget: the signed identity was refused (${code}); chatting anonymously`);
+      if (code === "identity_expired") {
+        showNotice(
+          "Your sign-in on this page has expired, so the assistant will ask who you are. " +
+            "Reload the page to chat signed in.",
+        );
+      }
+      identity = null;
+      session = storage.read();
+      if (session) return;
+      response = await createConversation();
+    }
     if (!response.ok) throw new Error(await errorMessage(response));
     const body = await response.json();
     session = { id: body.conversation_id, token: body.token, expiresAt: body.expires_at };

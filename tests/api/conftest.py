@@ -4,7 +4,9 @@ the real app, reached through httpx's ASGI test client."""
 
 from __future__ import annotations
 
+import base64
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from agent import Agent, Context, open_checkpointer
 from api.app import create_app
-from api.security import identity_signature
+from api.security import TokenSigner, identity_signature
 from classifiers import Classifier
 from knowledge import KnowledgeBase
 from tests.agent.conftest import QUIET, find_order, order_status
@@ -49,6 +51,24 @@ def api_kb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
     kb.close()
 
 
+def signed_identity(customer_id: str, issued_at: int | None = None) -> dict[str, Any]:
+    """What a shop's server sends for its logged-in customer: the id, when it signed it (default
+    now) and the signature, with the test shop's secret."""
+    issued_at = int(time.time()) if issued_at is None else issued_at
+    return {
+        "customer_id": customer_id,
+        "issued_at": issued_at,
+        "signature": identity_signature(customer_id, issued_at, SHOP_SECRET),
+    }
+
+
+def forged_token(signer: TokenSigner, payload_json: str) -> str:
+    """A conversation token over any payload, signed with ``signer``'s real key: what only a bug
+    in issuing, or a holder of the shop secret, could produce."""
+    payload = base64.urlsafe_b64encode(payload_json.encode()).rstrip(b"=").decode()
+    return f"ct1.{payload}.{signer._sign(payload)}"
+
+
 def api_settings(tmp: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "var_dir": tmp,
@@ -74,11 +94,7 @@ class Service:
 
     def start(self, customer_id: str | None = None) -> tuple[str, dict[str, str]]:
         """A new conversation (signed for ``customer_id`` if given): its id and auth header."""
-        body = (
-            {"customer_id": customer_id, "signature": identity_signature(customer_id, SHOP_SECRET)}
-            if customer_id
-            else None
-        )
+        body = signed_identity(customer_id) if customer_id else None
         r = self.client.post("/v1/conversations", json=body)
         assert r.status_code == 201, r.text
         return r.json()["conversation_id"], {"Authorization": f"Bearer {r.json()['token']}"}

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from api.cli import app
 from tests.conftest import tau2_db_path
 from tools.models import Product
+from tools.settings import Settings, get_settings
 from tools.store import Store
 
 runner = CliRunner()
@@ -77,3 +80,52 @@ def test_shell_over_the_demo_shop(tmp_path: Path) -> None:
 def test_no_arguments_shows_help() -> None:
     code, out = invoke()
     assert "shop" in out and "shell" in out and "bench" in out
+
+
+@pytest.fixture
+def serve_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A ``concierge serve`` whose settings come from this test's environment, var/ in tmp_path."""
+    for name in ("CONCIERGE_SHOP_SECRET", "CONCIERGE_ALLOW_PLACEHOLDER_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CONCIERGE_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.chdir(tmp_path)  # no developer .env
+    get_settings.cache_clear()
+    yield tmp_path / "var"
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("secret", [None, "changethis"])
+def test_serve_refuses_a_missing_or_placeholder_secret_outside_development(
+    serve_env: Path, monkeypatch: pytest.MonkeyPatch, secret: str | None
+) -> None:
+    monkeypatch.setenv("CONCIERGE_ENVIRONMENT", "production")
+    if secret:
+        monkeypatch.setenv("CONCIERGE_SHOP_SECRET", secret)
+    code, out = invoke("serve")
+    assert code == 2, out
+    assert "CONCIERGE_SHOP_SECRET is unset or a placeholder" in out
+    assert "Traceback" not in out and not (serve_env / "shop_secret").exists()
+
+
+def test_serve_names_an_unusable_secret_file(serve_env: Path) -> None:
+    serve_env.mkdir()
+    (serve_env / "shop_secret").write_text("changethis\n")
+    code, out = invoke("serve")
+    assert code == 2 and str(serve_env / "shop_secret") in out, out
+
+
+def test_serve_in_development_generates_the_secret_and_says_where_it_is(
+    serve_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served: list[Settings] = []
+    # Everything after the secret is someone else's: no app, no server, no process-wide logging.
+    monkeypatch.setattr("api.app.create_app", lambda settings: served.append(settings))
+    monkeypatch.setattr("api.observability.configure_logging", lambda level: None)
+    monkeypatch.setattr("uvicorn.run", lambda app, **options: None)
+    code, out = invoke("serve")
+    assert code == 0, out
+    secret = (serve_env / "shop_secret").read_text().strip()
+    assert str(serve_env / "shop_secret") in " ".join(out.split())
+    assert secret not in out  # said where it is, never what it is
+    assert served[0].shop_secret is not None
+    assert served[0].shop_secret.get_secret_value() == secret

@@ -3,12 +3,18 @@ and clear errors for anything malformed."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
 import pytest
 
 from agent import deliver_human_reply
-from api.security import identity_signature
+from api.security import TokenSigner
 from tests.agent.conftest import find_order
-from tests.api.conftest import SHOP_SECRET, Service, sse_events
+from tests.api.conftest import SHOP_SECRET, Service, forged_token, signed_identity, sse_events
 
 
 def test_anonymous_chat_authenticates_in_the_conversation(service: Service) -> None:
@@ -34,28 +40,75 @@ def test_a_signed_identity_is_verified_from_the_first_message(service: Service) 
 
 
 @pytest.mark.parametrize(
-    ("body", "code"),
+    ("forge", "code"),
     [
-        ({"customer_id": "CUSTOMER", "signature": "0" * 64}, "bad_signature"),
-        ({"customer_id": "CUSTOMER", "signature": "OTHER"}, "bad_signature"),
-        ({"customer_id": "CUSTOMER"}, "unsigned_identity"),
+        ("zero signature", "bad_signature"),
+        ("another customer's signature", "bad_signature"),
+        ("another time's signature", "bad_signature"),
+        ("no issue time (the unsigned-time scheme)", "unsigned_identity"),
+        ("no signature", "unsigned_identity"),
+        ("signed two hours ago", "identity_expired"),
+        ("signed for ten minutes from now", "identity_not_yet_valid"),
     ],
 )
-def test_a_forged_identity_is_refused(service: Service, body: dict[str, str], code: str) -> None:
+def test_a_forged_or_stale_identity_is_refused(service: Service, forge: str, code: str) -> None:
     _, customer = find_order(service.store, "pending")
     other = find_order(service.store, "delivered", index=2)[1]
-    body = {k: v.replace("CUSTOMER", customer.id) for k, v in body.items()}
-    if body.get("signature") == "OTHER":  # a genuine signature, of someone else's id
-        body["signature"] = identity_signature(other.id, SHOP_SECRET)
+    now = int(time.time())
+    body: dict[str, Any] = signed_identity(customer.id, now)
+    if forge == "zero signature":
+        body["signature"] = "0" * 64
+    elif forge == "another customer's signature":
+        body["signature"] = signed_identity(other.id, now)["signature"]
+    elif forge == "another time's signature":
+        body["signature"] = signed_identity(customer.id, now - 1)["signature"]
+    elif forge.startswith("no issue time"):
+        body = {"customer_id": customer.id, "signature": identity_signature_v0(customer.id)}
+    elif forge == "no signature":
+        del body["signature"]
+    elif forge == "signed two hours ago":
+        body = signed_identity(customer.id, now - 7200)
+    else:
+        body = signed_identity(customer.id, now + 600)
     r = service.client.post("/v1/conversations", json=body)
-    assert r.status_code == 401
+    assert r.status_code == 401, r.text
     assert r.json()["error"]["code"] == code
 
 
-def test_a_signed_id_the_shop_does_not_have_is_refused(service: Service) -> None:
-    body = {"customer_id": "nobody_123", "signature": identity_signature("nobody_123", SHOP_SECRET)}
+def identity_signature_v0(customer_id: str) -> str:
+    """The signature before identities carried an issue time: valid forever, now refused."""
+    return hmac.new(SHOP_SECRET.encode(), customer_id.encode(), hashlib.sha256).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("issued_at", "status"), [("soon", 422), (1.5, 422), (-1, 422), ([1], 422), (None, 401)]
+)
+def test_a_malformed_issue_time_is_refused(service: Service, issued_at: Any, status: int) -> None:
+    _, customer = find_order(service.store, "pending")
+    body = {**signed_identity(customer.id), "issued_at": issued_at}
     r = service.client.post("/v1/conversations", json=body)
+    assert r.status_code == status, r.text
+
+
+def test_a_signed_id_the_shop_does_not_have_is_refused(service: Service) -> None:
+    r = service.client.post("/v1/conversations", json=signed_identity("nobody_123"))
     assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_customer"
+
+
+def test_a_signed_token_with_malformed_fields_is_a_401_not_a_500(service: Service) -> None:
+    cid, _ = service.start()
+    signer = TokenSigner(SHOP_SECRET, ttl_s=3600)
+    for body in [
+        {"c": cid, "u": ["someone"], "t": time.time()},
+        {"c": cid, "u": 5, "t": time.time()},
+        {"c": cid, "u": None, "t": float("nan")},
+        {"c": cid, "u": None, "t": "NaN"},
+    ]:
+        token = forged_token(signer, json.dumps(body))
+        r = service.client.get(
+            f"/v1/conversations/{cid}/messages", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_token", r.text
 
 
 def test_a_token_opens_only_its_own_conversation(service: Service) -> None:

@@ -23,11 +23,10 @@ import uvicorn
 
 from agent import Agent, Context, open_checkpointer
 from api.app import create_app
-from api.security import identity_signature
 from classifiers import Classifier
 from knowledge import KnowledgeBase
 from tests.agent.conftest import QUIET, find_order
-from tests.api.conftest import SHOP_SECRET, WIDGET_ORIGIN, api_settings
+from tests.api.conftest import WIDGET_ORIGIN, api_settings, signed_identity
 from tests.conftest import StoreFactory
 from tools.demo import seed_demo_shop
 from tools.store import Store
@@ -352,16 +351,14 @@ def test_escape_closes_the_chat_and_focus_returns_to_the_launcher(page: Page) ->
     assert focused == "launcher"
 
 
-def test_a_shop_embeds_the_widget_for_its_signed_in_customer(
-    browser: Browser, live_server: LiveServer
-) -> None:
-    """On the shop's own origin, with the customer's signed identity: no sign-in in the chat."""
-    order, customer = find_order(live_server.store, "delivered", index=1)
-    signature = identity_signature(customer.id, SHOP_SECRET)
+def open_shop_page(browser: Browser, live_server: LiveServer, identity: dict[str, Any]) -> Page:
+    """A page of the shop's own site (another origin) embedding the widget with ``identity``, as
+    the shop's server signed it, with the chat open."""
     shop_page = f"""<!doctype html><html lang="en"><head><title>A shop</title></head><body>
         <h1>A shop</h1>
         <script src="{live_server.url}/widget.js" data-api="{live_server.url}"
-            data-customer-id="{customer.id}" data-signature="{signature}" defer></script>
+            data-customer-id="{identity["customer_id"]}" data-issued-at="{identity["issued_at"]}"
+            data-signature="{identity["signature"]}" defer></script>
         </body></html>"""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.set_default_timeout(TIMEOUT_MS)
@@ -369,13 +366,40 @@ def test_a_shop_embeds_the_widget_for_its_signed_in_customer(
     page = context.new_page()
     page.goto(f"{live_server.shop.origin}/account")
     open_chat(page)
+    return page
+
+
+def test_a_shop_embeds_the_widget_for_its_signed_in_customer(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    """On the shop's own origin, with the customer's signed identity: no sign-in in the chat."""
+    order, customer = find_order(live_server.store, "delivered", index=1)
+    page = open_shop_page(browser, live_server, signed_identity(customer.id))
     say(page, f"Where is my order {order.id}?")
     reply = bot_texts(page)[-1]
     assert order.id in reply and "delivered" in reply.lower()
     assert "email" not in reply.lower()
     stored = page.evaluate("() => Object.keys(sessionStorage)")
     assert f"concierge:{live_server.url}:{customer.id}" in stored
-    context.close()
+    page.context.close()
+
+
+def test_a_page_open_past_its_identitys_age_chats_as_a_guest(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    """The identity was signed two hours before the first message: the chat goes on anonymously,
+    says why, and keeps that conversation apart from the customer's signed-in ones."""
+    order, customer = find_order(live_server.store, "delivered", index=2)
+    page = open_shop_page(
+        browser, live_server, signed_identity(customer.id, int(time.time()) - 7200)
+    )
+    say(page, f"Where is my order {order.id}?")
+    assert "reload the page" in page.get_by_role("alert").inner_text().lower()
+    assert "email" in bot_texts(page)[-1].lower()  # the agent asks who the customer is
+    stored = page.evaluate("() => Object.keys(sessionStorage)")
+    assert f"concierge:{live_server.url}:anonymous" in stored
+    assert f"concierge:{live_server.url}:{customer.id}" not in stored
+    page.context.close()
 
 
 def test_an_agent_claims_and_answers_a_handoff_from_the_console(

@@ -32,16 +32,34 @@ def test_empty_variables_fall_back_to_defaults(monkeypatch: pytest.MonkeyPatch) 
     assert settings.resolved_store_url.startswith("sqlite:///")
 
 
-def test_placeholder_secret_is_refused_outside_development(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("secret", ["changethis", None])
+def test_a_placeholder_or_missing_secret_is_refused_outside_development(
+    monkeypatch: pytest.MonkeyPatch, secret: str | None
+) -> None:
     monkeypatch.setenv("CONCIERGE_ENVIRONMENT", "production")
-    monkeypatch.setenv("CONCIERGE_SHOP_SECRET", "changethis")
-    with pytest.raises(ValidationError, match="placeholder"):
+    if secret is None:
+        monkeypatch.delenv("CONCIERGE_SHOP_SECRET", raising=False)
+    else:
+        monkeypatch.setenv("CONCIERGE_SHOP_SECRET", secret)
+    with pytest.raises(ValidationError, match="CONCIERGE_SHOP_SECRET is unset or a placeholder"):
         Settings(_env_file=None)  # type: ignore[call-arg]
     monkeypatch.setenv("CONCIERGE_SHOP_SECRET", "a-real-secret-8c1f")
     assert Settings(_env_file=None).environment == "production"  # type: ignore[call-arg]
 
 
-def test_placeholder_secret_is_fine_in_development(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_allowing_a_placeholder_secret_is_refused_outside_development(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CONCIERGE_ENVIRONMENT", "test")
+    monkeypatch.setenv("CONCIERGE_SHOP_SECRET", "a-real-secret-8c1f")
+    monkeypatch.setenv("CONCIERGE_ALLOW_PLACEHOLDER_SECRET", "1")
+    with pytest.raises(ValidationError, match="only in development"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_development_starts_without_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `concierge serve` then generates one (tests/api/test_security.py).
     monkeypatch.setenv("CONCIERGE_ENVIRONMENT", "development")
     monkeypatch.delenv("CONCIERGE_SHOP_SECRET", raising=False)
-    assert Settings(_env_file=None).shop_secret.get_secret_value() == "changethis"  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.shop_secret is None and not settings.allow_placeholder_secret
