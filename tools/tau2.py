@@ -263,7 +263,8 @@ def replay_actions(
     store: Store, actions: list[dict[str, Any]], *, customer_id: str | None = None
 ) -> list[ToolOutcome]:
     """Run a tau2 task's expected actions (``{"name", "arguments"}``) against ``store`` as a perfect
-    agent would: each write is confirmed, and the customer is the one the actions concern.
+    agent would: each write is confirmed (and approved, as the staff following tau2's policy would),
+    and the customer is the one the actions concern.
 
     Many tasks list only their writes, without the lookup that authenticated the customer; then the
     customer is ``customer_id``, or else the owner of the first user or order the actions name.
@@ -276,7 +277,7 @@ def replay_actions(
     for action in actions:
         name, arguments = action["name"], dict(action.get("arguments") or {})
         if name in _WRITE_TOOLS:
-            ctx = ctx.confirm(name, arguments)
+            ctx = ctx.confirm(name, arguments).approve(name, arguments, "replay")
         outcome = invoke(ctx, name, arguments)
         if name.startswith("find_user_id_by_") and outcome.ok:
             ctx = ctx.authenticated(str(outcome.value))
