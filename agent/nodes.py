@@ -8,9 +8,11 @@ is allowed (an unconfirmed call is checked and refused before it needs a confirm
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, RemoveMessage
@@ -21,6 +23,15 @@ from langgraph.types import interrupt
 from agent.context import Context
 from agent.guardrails import agent_logger, check_grounding, order_ids
 from agent.language import detect_language
+from agent.resolvers import (
+    IdentityClues,
+    candidate_orders,
+    named_items,
+    named_payment_methods,
+    names_a_payment_method,
+    order_label,
+    read_identity,
+)
 from agent.services import Services, resolve
 from agent.state import Pending, State, ToolCall, Understanding
 from agent.templates import render
@@ -31,7 +42,7 @@ from agent.understanding import (
     describe_options,
     format_address,
     goal_cue,
-    match_items,
+    info_kind,
     named_option_values,
     parse_address,
     pick_variant,
@@ -52,6 +63,9 @@ _DONE_TEMPLATES = {
     "return_delivered_order_items": "done_return",
     "exchange_delivered_order_items": "done_exchange",
     "modify_pending_order_address": "done_address",
+    "modify_user_address": "done_user_address",
+    "modify_pending_order_items": "done_modify_items",
+    "modify_pending_order_payment": "done_payment",
 }
 
 
@@ -224,7 +238,13 @@ def understand(state: State, runtime: Runtime[Context]) -> Update:
         )
     cue = goal_cue(text)
     goal = choose_goal(
-        cue, u["intent"], u["confidence"], u["out_of_scope"], ctx.min_confidence, state.language
+        cue,
+        u["intent"],
+        u["confidence"],
+        u["out_of_scope"],
+        ctx.min_confidence,
+        state.language,
+        text,
     )
     u["cue"], u["goal"] = cue, goal
     return {"understanding": u}
@@ -269,7 +289,7 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
     if (
         state.awaiting
         and goal
-        and (_fills(state.awaiting, text, u) or u["cue"] not in _STRONG_CUES)
+        and (_fills(state.awaiting, text, u, state.slots) or u["cue"] not in _STRONG_CUES)
     ):
         new_goal = None
     slots = dict(state.slots)
@@ -297,6 +317,10 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
         update.update(goal=goal, awaiting=None, clarified=False)
     if order_id:
         slots["order_id"] = order_id
+    if goal:
+        # Everything said about this request, so a detail given before a question (the item, the
+        # reason, where the refund goes) is not asked for again.
+        slots["said"] = [*slots.get("said", []), text][-6:]
     update["slots"] = slots
     if goal == "complaint" and state.customer_id and not reasons:
         spend = state.lifetime_spend
@@ -309,6 +333,15 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
         reasons.append(f"repeated_failure:{goal}")
     if reasons:
         return {**update, "route": "escalate", "escalation_reasons": reasons}
+    clues = read_identity(text)
+    if state.customer_id is None and (
+        (state.awaiting == "identity" and clues.any)
+        or _verifiable(clues.merged(state.identity))
+        or (clues.first_name and clues.last_name)
+        or clues.user_id
+    ):
+        # Who they are, said before (or without) saying what they need: verify first.
+        return {**update, "route": "authenticate"}
     if goal is None or (new_goal is None and state.awaiting is None and pending is None):
         plan = _plan(state, resolve(ctx))
         if plan is not None:
@@ -327,7 +360,16 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
 
 
 _STRONG_CUES = frozenset(
-    {"cancel_order", "return_item", "exchange_item", "change_address", "refund_status", "policy"}
+    {
+        "cancel_order",
+        "return_item",
+        "exchange_item",
+        "change_address",
+        "refund_status",
+        "policy",
+        "account_info",
+        "change_payment",
+    }
 )
 
 
@@ -339,19 +381,33 @@ def _answers(state: State, text: str, u: Understanding) -> bool:
     """Whether the message answers the question the last reply asked: a slot or a confirmation."""
     if state.pending is not None:
         return yes_no(text, action=state.pending["tool"]) is not None
-    return bool(state.awaiting and state.goal and _fills(state.awaiting, text, u))
+    return bool(state.awaiting and state.goal and _fills(state.awaiting, text, u, state.slots))
 
 
-def _fills(awaiting: str, text: str, u: Understanding) -> bool:
+def _verifiable(clues: IdentityClues) -> bool:
+    return bool(
+        clues.email
+        or (clues.zip and clues.user_id)
+        or (clues.zip and clues.first_name and clues.last_name)
+    )
+
+
+def _fills(awaiting: str, text: str, u: Understanding, slots: Mapping[str, Any]) -> bool:
     """Whether the message answers the question we asked."""
     if awaiting == "identity":
-        return any(_entity(u, kind) for kind in ("email", "name", "zip_code"))
+        return read_identity(text).any or any(
+            _entity(u, kind) for kind in ("email", "name", "zip_code")
+        )
     if awaiting == "order_id":
-        return _entity(u, "order_id") is not None
+        if _entity(u, "order_id") is not None:
+            return True
+        asked = [{"order_id": oid, "items": [{"name": n} for n in names], "status": ""}
+                 for oid, names in dict(slots.get("order_candidates", {})).items()]  # fmt: skip
+        return bool(asked) and len(candidate_orders(text, asked, None)) < len(asked)
     if awaiting == "reason":
         return cancel_reason(text) is not None
-    if awaiting == "refund":
-        return refund_choice(text) is not None
+    if awaiting in ("refund", "payment"):
+        return refund_choice(text) is not None or names_a_payment_method(text)
     if awaiting == "address":
         return parse_address(text) is not None
     return False
@@ -385,28 +441,38 @@ def after_route(state: State) -> str:
 
 
 def authenticate(state: State, runtime: Runtime[Context]) -> Update:
-    """Verify the customer by email, or by first name, last name and zip (the tau2 policy)."""
+    """Verify the customer by email, by first name, last name and zip (the tau2 policy), or by user
+    id and zip, however they phrase it and across as many messages as they need."""
     turn = Turn(state, resolve(runtime.context))
     u = state.understanding
     text = _last_user_text(state)
     lang = state.language
-    email = _entity(u, "email")
-    name = _entity(u, "name")
-    zip_code = _entity(u, "zip_code")
+    clues = read_identity(text).merged(state.identity)
+    if not clues.email and (email := _entity(u, "email")):
+        clues = IdentityClues(email=email).merged(clues.as_dict())
     outcome: ToolOutcome | None = None
-    if email:
-        outcome = turn.call("find_user_id_by_email", {"email": email})
-    elif name and zip_code and len(name.split()) >= 2:
-        first, *rest = name.split()
+    if clues.email:
+        outcome = turn.call("find_user_id_by_email", {"email": clues.email})
+    elif clues.user_id and clues.zip:
+        outcome = turn.call(
+            "find_user_id_by_user_id_zip", {"user_id": clues.user_id, "zip": clues.zip}
+        )
+    elif clues.first_name and clues.last_name and clues.zip:
         outcome = turn.call(
             "find_user_id_by_name_zip",
-            {"first_name": first, "last_name": " ".join(rest), "zip": zip_code},
+            {"first_name": clues.first_name, "last_name": clues.last_name, "zip": clues.zip},
         )
     if outcome is None:
-        return turn.update(draft=render("ask_identity", lang), awaiting="identity")
+        missing = "ask_identity"
+        if clues.first_name and clues.last_name or clues.user_id:
+            missing = "ask_zip"
+        elif clues.zip:
+            missing = "ask_name"
+        return turn.update(draft=render(missing, lang), awaiting="identity",
+                           identity=clues.as_dict())  # fmt: skip
     if not outcome.ok:
         return _fail(state, turn, render("auth_failed", lang), counter="authenticate",
-                     awaiting="identity")  # fmt: skip
+                     awaiting="identity", identity={})  # fmt: skip
     log.info("verified %s", text)
     customer_id = str(outcome.value)
     failures = {k: v for k, v in state.failures.items() if k != "authenticate"}
@@ -414,6 +480,7 @@ def authenticate(state: State, runtime: Runtime[Context]) -> Update:
     return turn.update(
         customer_id=customer_id,
         failures=failures,
+        identity={},
         awaiting=None,
         route="act" if resumes else "authenticate",
         draft="" if resumes else render("auth_ok", lang),
@@ -524,21 +591,49 @@ def _refused(state: State, turn: Turn, outcome: ToolOutcome, **fields: Any) -> U
     return _fail(state, turn, render("refused", state.language, reason=reason), **fields)
 
 
+def _request_text(state: State) -> str:
+    """Everything the customer said about the current request, this message included."""
+    said = state.slots.get("said") or [_last_user_text(state)]
+    return " ".join(str(t) for t in said)
+
+
 def _order(state: State, turn: Turn) -> tuple[dict[str, Any] | None, Update | None]:
-    """The order the customer means (asked for when unknown), with its details."""
+    """The order the customer means, with its details: the one their words and the request fit
+    (an item it holds, its status, what the goal can act on); when several fit, they are asked
+    once which, each named by its contents."""
     lang = state.language
     order_id = state.slots.get("order_id")
     if not order_id:
         user = turn.value("get_user_details", {"user_id": state.customer_id}) or {}
-        orders = list(user.get("orders", []))
-        # A sole order is assumed only when none was named: after "I couldn't find #W...", a "yes"
-        # must not turn into an action on an order the customer never mentioned.
-        if len(orders) == 1 and state.awaiting != "order_id":
-            order_id = orders[0]
-        else:
-            listed = render("your_orders", lang, orders=", ".join(orders)) if orders else ""
-            ask = render("ask_order_id", lang, orders=listed)
-            return None, turn.update(draft=ask, awaiting="order_id")
+        ids = list(user.get("orders", []))
+        asked = dict(state.slots.get("order_candidates", {}))
+        orders = [
+            o
+            for oid in ids
+            if (not asked or oid in asked)
+            and isinstance(o := turn.value("get_order_details", {"order_id": oid}), dict)
+        ]
+        # An answer to "which order?" is read on its own; a first request with all it said.
+        text = _last_user_text(state) if asked else _request_text(state)
+        fits = candidate_orders(text, orders, state.goal)
+        # After "I couldn't find #W...", a "yes" must not act on an order never mentioned.
+        after_not_found = state.awaiting == "order_id" and not asked
+        if len(fits) == 1 and not (after_not_found and len(orders) == 1 and fits == orders):
+            order: dict[str, Any] = dict(fits[0])
+            return order, None
+        if not orders:
+            return None, turn.update(draft=render("ask_order_id", lang, orders=""),
+                                     awaiting="order_id")  # fmt: skip
+        labels = [order_label(o) for o in fits or orders]
+        listed = ", ".join(labels[:-1]) + render("or", lang) + labels[-1]
+        slots = {
+            **state.slots,
+            "order_candidates": {
+                o["order_id"]: [i["name"] for i in o["items"]] for o in fits or orders
+            },
+        }
+        return None, turn.update(draft=render("which_order", lang, orders=listed), slots=slots,
+                                 awaiting="order_id")  # fmt: skip
     outcome = turn.call("get_order_details", {"order_id": order_id})
     if not outcome.ok:
         slots = {k: v for k, v in state.slots.items() if k != "order_id"}
@@ -546,8 +641,8 @@ def _order(state: State, turn: Turn) -> tuple[dict[str, Any] | None, Update | No
             return None, turn.update(draft=render("ask_identity", lang), awaiting="identity")
         draft = render("order_not_found", lang, order_id=order_id)
         return None, _fail(state, turn, draft, slots=slots, awaiting="order_id")
-    order: dict[str, Any] = outcome.value
-    return order, None
+    found: dict[str, Any] = outcome.value
+    return found, None
 
 
 def _ask_confirmation(
@@ -682,10 +777,12 @@ def _done_text(state: State, turn: Turn, pending: Pending, result: Any) -> str:
             key, lang, order_id=order_id, items=items, amount=f"{pending['amount']:.2f}",
             pm=turn.pm_words(args["payment_method_id"]),
         )  # fmt: skip
-    if key == "done_address":
+    if key in ("done_address", "done_user_address"):
         return render(key, lang, order_id=order_id, address=format_address(args))
-    if key == "done_exchange":
+    if key in ("done_exchange", "done_modify_items"):
         return render(key, lang, order_id=order_id)
+    if key == "done_payment":
+        return render(key, lang, order_id=order_id, pm=turn.pm_words(args["payment_method_id"]))
     return _brief(turn, result) if key is None else ""
 
 
@@ -711,6 +808,7 @@ def _track(state: State, turn: Turn, order: dict[str, Any]) -> Update:
             text += render("eta", lang, date=shipment["estimated_delivery"])
     if not tracked.get("shipments") and order["status"] == "pending":
         text += render("not_shipped", lang)
+    text += render("order_items", lang, items=_item_lines(order["items"]))
     return _done(turn, text)
 
 
@@ -737,16 +835,14 @@ def _refund_status(state: State, turn: Turn, order: dict[str, Any]) -> Update:
 
 
 def _items_text(items: list[Mapping[str, Any]]) -> str:
-    return "; ".join(
-        f"{i['name']} ({describe_options(i.get('options', {}))}) {i['item_id']}" for i in items
-    )
+    return "; ".join(f"{i['name']} ({describe_options(i.get('options', {}))})" for i in items)
 
 
 def _cancel(state: State, turn: Turn, order: dict[str, Any]) -> Update:
     lang = state.language
     order_id = order["order_id"]
     slots = {**state.slots, "order_id": order_id}
-    reason = cancel_reason(_last_user_text(state)) or slots.get("reason")
+    reason = cancel_reason(_request_text(state)) or slots.get("reason")
     if reason is None:
         # Ask the tools whether this order can be cancelled at all before asking why.
         probe = turn.call(
@@ -774,13 +870,34 @@ def _original_pm(order: Mapping[str, Any]) -> str | None:
 
 
 def _refund_target(
-    state: State, turn: Turn, order: Mapping[str, Any], choice: str | None
+    state: State, turn: Turn, order: Mapping[str, Any], text: str, *, any_method: bool = False
 ) -> str | None:
+    """The payment method the customer's words name for the money, among those the request may
+    use: for a refund the original method or a gift card, for a price difference (``any_method``)
+    any of theirs. None when they named none."""
     original = _original_pm(order)
+    methods = turn.payment_methods()
+    named = named_payment_methods(text, methods, original)
+    allowed = [
+        pid
+        for pid in named
+        if any_method or pid == original or methods.get(pid, {}).get("source") == "gift_card"
+    ]
+    if allowed:
+        return allowed[0]
+    if named:
+        return None  # a method the money may not go to: the customer is told, not overruled
+    choice = refund_choice(text)
     if choice == "gift_card":
         cards = [pid for pid, pm in turn.payment_methods().items() if pm["source"] == "gift_card"]
         return cards[0] if cards else original
     return original if choice == "original" else None
+
+
+def _chosen_items(text: str, items: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The items of the order the text names: by item id, else by name ("both helmets")."""
+    by_id = [i for i in items if str(i["item_id"]) in text]
+    return by_id or named_items(text, items)
 
 
 def _return(state: State, turn: Turn, order: dict[str, Any]) -> Update:
@@ -796,10 +913,9 @@ def _return(state: State, turn: Turn, order: dict[str, Any]) -> Update:
              "payment_method_id": _original_pm(order) or ""},
         )  # fmt: skip
         return _refused(state, turn, probe, slots={})
-    chosen = (
-        match_items(text, order["items"]) if state.awaiting in (None, "items", "order_id") else []
-    )
-    if chosen:
+    asked_items = state.awaiting == "items"
+    chosen = _chosen_items(text if asked_items else _request_text(state), order["items"])
+    if chosen and (asked_items or not slots.get("item_ids")):
         slots["item_ids"] = [i["item_id"] for i in chosen]
         slots["item_names"] = [i["name"] for i in chosen]
         slots["amount"] = round(sum(float(i["price"]) for i in chosen), 2)
@@ -813,17 +929,21 @@ def _return(state: State, turn: Turn, order: dict[str, Any]) -> Update:
             ask = render("ask_items", lang, order_id=order_id, action=render("verb_return", lang),
                          items=_items_text(order["items"]))  # fmt: skip
             return turn.update(draft=ask, slots=slots, awaiting="items")
-    choice = refund_choice(text) or slots.get("refund")
-    target = _refund_target(state, turn, order, choice)
+    turn.notes.append(f"refund total {slots['amount']:.2f}")
+    said = text if state.awaiting == "refund" else _request_text(state)
+    target = _refund_target(state, turn, order, said) or slots.get("refund")
     if target is None:
         cards = [pid for pid, pm in turn.payment_methods().items() if pm["source"] == "gift_card"]
         gift = render("or_gift_card", lang, gift=turn.pm_words(cards[0])) if cards else ""
-        ask = render(
-            "ask_refund_method", lang, original=turn.pm_words(_original_pm(order)), gift=gift
-        )
+        # A method the refund cannot go to ("to my PayPal" for a card payment) is answered with
+        # the rule, not silently replaced.
+        named = named_payment_methods(said, turn.payment_methods(), _original_pm(order))
+        key = "refund_not_allowed" if named else "ask_refund_method"
+        ask = render(key, lang, original=turn.pm_words(_original_pm(order)), gift=gift,
+                     items=", ".join(slots["item_names"]), order_id=order_id,
+                     amount=f"{slots['amount']:.2f}")  # fmt: skip
         return turn.update(draft=ask, slots=slots, awaiting="refund")
-    slots["refund"] = choice
-    turn.notes.append(f"refund total {slots['amount']:.2f}")
+    slots["refund"] = target
     summary = render(
         "confirm_return", lang, items=", ".join(slots["item_names"]), order_id=order_id,
         amount=f"{slots['amount']:.2f}", pm=turn.pm_words(target),
@@ -839,7 +959,7 @@ def _exchange(state: State, turn: Turn, order: dict[str, Any]) -> Update:
     slots = {**state.slots, "order_id": order_id}
     items = order["items"]
     if slots.get("item_id") is None:
-        chosen = match_items(text, items) if len(items) > 1 else items
+        chosen = _chosen_items(_request_text(state), items) if len(items) > 1 else items
         if len(chosen) != 1:
             ask = render("ask_items", lang, order_id=order_id, action=render("verb_exchange", lang),
                          items=_items_text(items))  # fmt: skip
@@ -850,8 +970,9 @@ def _exchange(state: State, turn: Turn, order: dict[str, Any]) -> Update:
         return _fail(state, turn, render("rephrase", lang), slots={})
     product = turn.value("get_product_details", {"product_id": item["product_id"]}) or {}
     variants = list(product.get("variants", {}).values())
+    option_text = text if state.awaiting == "variant" else _request_text(state)
     wanted = {
-        k: v for k, v in named_option_values(text, variants).items()
+        k: v for k, v in named_option_values(option_text, variants).items()
         if str(item["options"].get(k, "")).lower() != v.lower()
     }  # fmt: skip
     if not wanted:
@@ -868,29 +989,44 @@ def _exchange(state: State, turn: Turn, order: dict[str, Any]) -> Update:
         draft = render("no_variant", lang, item=item["name"], wanted=describe_options(wanted),
                        available=available or "-")  # fmt: skip
         return _fail(state, turn, draft, slots=slots, awaiting="variant")
-    target = _refund_target(state, turn, order, refund_choice(text) or "original") or ""
+    target = (
+        _refund_target(state, turn, order, _request_text(state), any_method=True)
+        or _original_pm(order)
+        or ""
+    )
     diff = round(float(variant["price"]) - float(item["price"]), 2)
     turn.notes.append(f"price difference {diff:.2f} {abs(diff):.2f}")
-    summary = render(
-        "confirm_exchange", lang, item=item["name"], old=describe_options(item["options"]),
-        new=describe_options(variant["options"]), order_id=order_id, diff=f"{diff:.2f}",
-        pm=turn.pm_words(target),
-    )  # fmt: skip
+    difference = _difference(turn, diff, target)
+    old, new = describe_options(item["options"]), describe_options(variant["options"])
     args = {
         "order_id": order_id,
         "item_ids": [item["item_id"]],
         "new_item_ids": [variant["item_id"]],
         "payment_method_id": target,
     }
+    if str(order["status"]).startswith("pending"):
+        # Not shipped yet: the item is changed on the order itself, not exchanged after delivery.
+        changes = f"{item['name']} ({old} -> {new})"
+        summary = render("confirm_modify_items", lang, order_id=order_id, changes=changes,
+                         difference=difference)  # fmt: skip
+        return _ask_confirmation(state, turn, "modify_pending_order_items", args, summary, slots)
+    summary = render("confirm_exchange", lang, item=item["name"], old=old, new=new,
+                     order_id=order_id, difference=difference)  # fmt: skip
     return _ask_confirmation(state, turn, "exchange_delivered_order_items", args, summary, slots)
 
 
-def _change_address(state: State, turn: Turn, order: dict[str, Any]) -> Update:
+def _change_order_address(state: State, turn: Turn, order: dict[str, Any]) -> Update:
     lang = state.language
     order_id = order["order_id"]
     slots = {**state.slots, "order_id": order_id}
-    address = parse_address(_last_user_text(state)) or slots.get("address")
+    said = [_last_user_text(state), *reversed(state.slots.get("said", []))]
+    address = next((a for t in said if (a := parse_address(str(t)))), None) or slots.get("address")
     if address is None:
+        # Ask the tools whether this order's address can change at all before asking for one.
+        current = {k: str(v) for k, v in dict(order.get("address", {})).items()}
+        probe = turn.call("modify_pending_order_address", {"order_id": order_id, **current})
+        if current and not isinstance(probe.error, ConfirmationRequiredError):
+            return _refused(state, turn, probe, slots={})
         return turn.update(draft=render("ask_address", lang, order_id=order_id), slots=slots,
                            awaiting="address")  # fmt: skip
     slots["address"] = address
@@ -921,6 +1057,110 @@ def _availability(state: State, turn: Turn) -> Update:
                               examples=examples))  # fmt: skip
 
 
+_ACCOUNT_ADDRESS = re.compile(
+    r"\b(default|my address|account|profile|moved|on file|home address|dirección de mi cuenta|"
+    r"direccion de mi cuenta|me mudé|me mude|adresse de mon compte|j'ai déménagé|j'ai demenage)\b",
+    re.IGNORECASE,
+)
+
+
+def _change_address(state: State, turn: Turn) -> Update:
+    """An address change: the account's default address when the customer speaks of their
+    address, profile or a move and names no order; else one order's shipping address."""
+    text = _request_text(state)
+    names_an_order = bool(state.slots.get("order_id")) or "order" in text.lower()
+    if _ACCOUNT_ADDRESS.search(text) and not names_an_order:
+        return _change_user_address(state, turn)
+    return _about_an_order(_change_order_address)(state, turn)
+
+
+def _change_user_address(state: State, turn: Turn) -> Update:
+    lang = state.language
+    slots = dict(state.slots)
+    said = [_last_user_text(state), *reversed(state.slots.get("said", []))]
+    address = next((a for t in said if (a := parse_address(str(t)))), None) or slots.get("address")
+    if address is None:
+        return turn.update(draft=render("ask_user_address", lang), slots=slots, awaiting="address")
+    slots["address"] = address
+    summary = render("confirm_user_address", lang, address=format_address(address))
+    args = {"user_id": state.customer_id, **address}
+    return _ask_confirmation(state, turn, "modify_user_address", args, summary, slots)
+
+
+def _change_payment(state: State, turn: Turn, order: dict[str, Any]) -> Update:
+    """Pay a pending order with another of the customer's payment methods."""
+    lang = state.language
+    order_id = order["order_id"]
+    slots = {**state.slots, "order_id": order_id}
+    methods = turn.payment_methods()
+    current = _original_pm(order)
+    text = _last_user_text(state) if state.awaiting == "payment" else _request_text(state)
+    # "my gift card instead of the mastercard": the method after "instead of" is the one left.
+    wanted = re.split(r"\b(?:instead of|rather than|not (?:on )?(?:the|my)|don'?t want it on)\b",
+                      text, maxsplit=1, flags=re.IGNORECASE)[0]  # fmt: skip
+    named = [p for p in named_payment_methods(wanted, methods) if p != current]
+    if len(named) != 1:
+        others = [turn.pm_words(pid) for pid in methods if pid != current]
+        ask = render("ask_payment_method", lang, order_id=order_id, methods=", ".join(others))
+        return turn.update(draft=ask, slots=slots, awaiting="payment")
+    summary = render("confirm_payment_change", lang, order_id=order_id, pm=turn.pm_words(named[0]))
+    args = {"order_id": order_id, "payment_method_id": named[0]}
+    return _ask_confirmation(state, turn, "modify_pending_order_payment", args, summary, slots)
+
+
+def _account_info(state: State, turn: Turn) -> Update:
+    """A fact of the customer's own account: gift card balance, payment methods, the address on
+    file, or an order's total, an item's price, what a return would refund, its contents."""
+    lang = state.language
+    kind = info_kind(_request_text(state))
+    methods = turn.payment_methods()
+    if kind == "balance":
+        cards = [pm for pm in methods.values() if pm["source"] == "gift_card"]
+        if not cards:
+            return _done(turn, render("info_no_gift_card", lang))
+        balances = " ".join(
+            render("info_balance", lang, balance=f"{float(c.get('balance', 0)):.2f}") for c in cards
+        )
+        return _done(turn, balances)
+    if kind == "methods":
+        listed = ", ".join(turn.pm_words(pid) for pid in methods)
+        return _done(turn, render("info_methods", lang, methods=listed or "-"))
+    if kind == "address":
+        user = turn.value("get_user_details", {"user_id": state.customer_id}) or {}
+        return _done(turn, render("info_address", lang, address=format_address(user["address"])))
+    order, asked = _order(state, turn)
+    if asked is not None:
+        return asked
+    assert order is not None
+    order_id = order["order_id"]
+    named = _chosen_items(_request_text(state), order["items"])
+    if kind == "total":
+        paid = [t for t in order.get("payment_history", []) if t["transaction_type"] == "payment"]
+        total = sum(float(t["amount"]) for t in paid)
+        turn.notes.append(f"order total {total:.2f}")
+        pm = turn.pm_words(paid[0]["payment_method_id"] if paid else None)
+        return _done(
+            turn, render("info_total", lang, order_id=order_id, total=f"{total:.2f}", pm=pm)
+        )
+    if kind == "price" and named:
+        prices = ", ".join(f"${float(i['price']):.2f} for the {i['name']}" for i in named)
+        return _done(turn, render("info_price", lang, order_id=order_id, prices=prices))
+    if kind == "refund_estimate" and named:
+        amount = sum(float(i["price"]) for i in named)
+        turn.notes.append(f"refund total {amount:.2f}")
+        cards = [pid for pid, pm in methods.items() if pm["source"] == "gift_card"]
+        gift = render("or_gift_card", lang, gift=turn.pm_words(cards[0])) if cards else ""
+        return _done(turn, render("info_refund_estimate", lang, items=_item_lines(named),
+                                  order_id=order_id, amount=f"{amount:.2f}",
+                                  original=turn.pm_words(_original_pm(order)), gift=gift))  # fmt: skip
+    items = "; ".join(
+        f"{line} (${float(i['price']):.2f})"
+        for i, line in zip(order["items"], _item_lines(order["items"]).split("; "), strict=True)
+    )
+    return _done(turn, render("info_contents", lang, order_id=order_id, status=order["status"],
+                              items=items))  # fmt: skip
+
+
 OrderFlow = Callable[[State, Turn, dict[str, Any]], Update]
 
 
@@ -933,7 +1173,8 @@ def _about_an_order(flow: OrderFlow) -> Callable[[State, Turn], Update]:
         if asked is not None:
             return asked
         assert order is not None
-        return flow(state, turn, order)
+        slots = {k: v for k, v in state.slots.items() if k != "order_candidates"}
+        return flow(replace(state, slots={**slots, "order_id": order["order_id"]}), turn, order)
 
     return run
 
@@ -944,8 +1185,10 @@ _FLOWS: dict[str, Callable[[State, Turn], Update]] = {
     "cancel_order": _about_an_order(_cancel),
     "return_item": _about_an_order(_return),
     "exchange_item": _about_an_order(_exchange),
-    "change_address": _about_an_order(_change_address),
+    "change_address": _change_address,
     "availability": _availability,
+    "account_info": _account_info,
+    "change_payment": _about_an_order(_change_payment),
 }
 
 
@@ -975,6 +1218,15 @@ def _item_lines(items: list[Mapping[str, Any]]) -> str:
         f"{i['name']} ({describe_options(i.get('options', {}))})" if i.get("options") else i["name"]
         for i in items
     )
+
+
+def _difference(turn: Turn, diff: float, pm_id: str | None) -> str:
+    """What a price difference means for the customer, in words: paid, refunded or nothing."""
+    lang = turn.state.language
+    if abs(diff) < 0.005:
+        return render("diff_none", lang)
+    key = "diff_pay" if diff > 0 else "diff_refund"
+    return render(key, lang, amount=f"{abs(diff):.2f}", pm=turn.pm_words(pm_id))
 
 
 def _describe_write(state: State, turn: Turn, tool: str, arguments: Mapping[str, Any]) -> str:
@@ -1011,19 +1263,21 @@ def _describe_write(state: State, turn: Turn, tool: str, arguments: Mapping[str,
             if variant is None:
                 return render("confirm_change", lang, order_id=order_id)
             pairs.append((old, variant))
-        diff = f"{sum(float(v['price']) - float(o['price']) for o, v in pairs):.2f}"
+        diff = round(sum(float(v["price"]) - float(o["price"]) for o, v in pairs), 2)
+        turn.notes.append(f"price difference {diff:.2f} {abs(diff):.2f}")
+        difference = _difference(turn, diff, arguments.get("payment_method_id"))
         if tool == "exchange_delivered_order_items" and len(pairs) == 1:
             ((old, variant),) = pairs
             return render("confirm_exchange", lang, item=old["name"],
                           old=describe_options(old["options"]),
-                          new=describe_options(variant["options"]), order_id=order_id, diff=diff,
-                          pm=pm)  # fmt: skip
+                          new=describe_options(variant["options"]), order_id=order_id,
+                          difference=difference)  # fmt: skip
         changes = "; ".join(
             f"{o['name']} ({describe_options(o['options'])} -> {describe_options(v['options'])})"
             for o, v in pairs
         )
-        return render("confirm_modify_items", lang, order_id=order_id, changes=changes, diff=diff,
-                      pm=pm)  # fmt: skip
+        return render("confirm_modify_items", lang, order_id=order_id, changes=changes,
+                      difference=difference)  # fmt: skip
     return render("confirm_change", lang, order_id=order_id)
 
 

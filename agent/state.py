@@ -94,6 +94,8 @@ class State(InputState):
     """The customer's language (en, es, fr); replies are written in it."""
     customer_id: str | None = None
     """The verified customer: set only by a successful identity tool call or by the channel."""
+    identity: dict[str, str] = field(default_factory=dict)
+    """What the customer has said so far about who they are (a name, a zip), before it verifies."""
     understanding: Understanding | None = None
     route: Route | None = None
     goal: str | None = None

@@ -29,6 +29,24 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
         "Pour consulter votre compte, je dois d'abord vérifier votre identité : donnez-moi l'e-mail de "
         "votre compte, ou vos prénom, nom et code postal.",
     ),
+    "ask_zip": (
+        "Thank you. To verify you, what is the zip code on your account?",
+        "Gracias. Para verificar su identidad, ¿cuál es el código postal de su cuenta?",
+        "Merci. Pour vérifier votre identité, quel est le code postal de votre compte ?",
+    ),
+    "ask_name": (
+        "Thank you. To verify you, what are your first and last name, as on your account?",
+        "Gracias. Para verificar su identidad, ¿cuáles son su nombre y apellido, tal como figuran "
+        "en su cuenta?",
+        "Merci. Pour vérifier votre identité, quels sont vos prénom et nom, tels qu'ils figurent "
+        "sur votre compte ?",
+    ),
+    "which_order": (
+        "Which order is it about: {orders}?",
+        "¿De qué pedido se trata: {orders}?",
+        "De quelle commande s'agit-il : {orders} ?",
+    ),
+    "or": (" or ", " o ", " ou "),
     "auth_failed": (
         "I couldn't find an account with those details. Could you check them, or give me your first "
         "name, last name and zip code instead?",
@@ -135,9 +153,12 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
     "verb_return": ("return", "devolver", "retourner"),
     "verb_exchange": ("exchange", "cambiar", "échanger"),
     "ask_refund_method": (
-        "Should the refund go to the original payment method ({original}){gift}?",
-        "¿El reembolso debe ir al método de pago original ({original}){gift}?",
-        "Le remboursement doit-il aller sur le moyen de paiement d'origine ({original}){gift} ?",
+        "Returning {items} from order {order_id} refunds ${amount}. Should the refund go to the "
+        "original payment method ({original}){gift}?",
+        "La devolución de {items} del pedido {order_id} reembolsa {amount} $. ¿El reembolso debe "
+        "ir al método de pago original ({original}){gift}?",
+        "Le retour de {items} de la commande {order_id} rembourse {amount} $. Le remboursement "
+        "doit-il aller sur le moyen de paiement d'origine ({original}){gift} ?",
     ),
     "or_gift_card": (
         " or to {gift}",
@@ -174,12 +195,12 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
         "{available}.",
     ),
     "confirm_exchange": (
-        "To confirm: exchange {item} ({old}) for ({new}) on order {order_id}; the price difference of "
-        "${diff} is settled with {pm}. Shall I go ahead? (yes/no)",
-        "Para confirmar: cambiar {item} ({old}) por ({new}) en el pedido {order_id}; la diferencia de "
-        "{diff} $ se liquida con {pm}. ¿Continúo? (sí/no)",
-        "Pour confirmer : échanger {item} ({old}) contre ({new}) sur la commande {order_id} ; la "
-        "différence de {diff} $ est réglée avec {pm}. Je continue ? (oui/non)",
+        "To confirm: exchange {item} ({old}) for ({new}) on order {order_id}; {difference}. Shall I "
+        "go ahead? (yes/no)",
+        "Para confirmar: cambiar {item} ({old}) por ({new}) en el pedido {order_id}; {difference}. "
+        "¿Continúo? (sí/no)",
+        "Pour confirmer : échanger {item} ({old}) contre ({new}) sur la commande {order_id} ; "
+        "{difference}. Je continue ? (oui/non)",
     ),
     "done_exchange": (
         "Done: the exchange on order {order_id} is requested; you'll get an email with the next steps.",
@@ -294,6 +315,100 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
         "Désolé, je n'ai pas pu vérifier cette réponse. Voulez-vous que je vous mette en relation avec "
         "notre équipe ?",
     ),
+    "diff_pay": (
+        "you pay ${amount} more, charged to {pm}",
+        "paga {amount} $ más, con cargo a {pm}",
+        "vous payez {amount} $ de plus, débités sur {pm}",
+    ),
+    "diff_refund": (
+        "you get ${amount} back, refunded to {pm}",
+        "se le devuelven {amount} $, reembolsados a {pm}",
+        "vous récupérez {amount} $, remboursés sur {pm}",
+    ),
+    "diff_none": (
+        "the price is the same, so nothing is charged or refunded",
+        "el precio es el mismo, así que no se cobra ni se reembolsa nada",
+        "le prix est le même : rien n'est débité ni remboursé",
+    ),
+    "refund_not_allowed": (
+        "A refund can only go back to the original payment method ({original}){gift}. Which would "
+        "you like?",
+        "Un reembolso solo puede volver al método de pago original ({original}){gift}. ¿Cuál "
+        "prefiere?",
+        "Un remboursement ne peut aller que sur le moyen de paiement d'origine ({original}){gift}. "
+        "Lequel préférez-vous ?",
+    ),
+    "ask_user_address": (
+        "What is your new address? Please write it as: street, apartment (if any), city, state, zip "
+        "code, country.",
+        "¿Cuál es su nueva dirección? Escríbala así: calle, apartamento (si lo hay), ciudad, estado, "
+        "código postal, país.",
+        "Quelle est votre nouvelle adresse ? Écrivez-la ainsi : rue, appartement (le cas échéant), "
+        "ville, État, code postal, pays.",
+    ),
+    "done_user_address": (
+        "Done: the address on your account is now {address}.",
+        "Hecho: la dirección de su cuenta es ahora {address}.",
+        "C'est fait : l'adresse de votre compte est désormais {address}.",
+    ),
+    "ask_payment_method": (
+        "Which payment method should order {order_id} be charged to instead: {methods}?",
+        "¿Con qué método de pago desea pagar el pedido {order_id}: {methods}?",
+        "Avec quel moyen de paiement souhaitez-vous régler la commande {order_id} : {methods} ?",
+    ),
+    "done_payment": (
+        "Done: order {order_id} is now paid with {pm}.",
+        "Hecho: el pedido {order_id} se paga ahora con {pm}.",
+        "C'est fait : la commande {order_id} est désormais payée avec {pm}.",
+    ),
+    "done_modify_items": (
+        "Done: the items on order {order_id} are changed.",
+        "Hecho: los artículos del pedido {order_id} se han cambiado.",
+        "C'est fait : les articles de la commande {order_id} sont modifiés.",
+    ),
+    "info_balance": (
+        "Your gift card balance is ${balance}.",
+        "El saldo de su tarjeta regalo es de {balance} $.",
+        "Le solde de votre carte cadeau est de {balance} $.",
+    ),
+    "info_no_gift_card": (
+        "You don't have a gift card on your account.",
+        "No tiene ninguna tarjeta regalo en su cuenta.",
+        "Vous n'avez pas de carte cadeau sur votre compte.",
+    ),
+    "info_methods": (
+        "On your account: {methods}.",
+        "En su cuenta: {methods}.",
+        "Sur votre compte : {methods}.",
+    ),
+    "info_address": (
+        "The address on your account is {address}.",
+        "La dirección de su cuenta es {address}.",
+        "L'adresse de votre compte est {address}.",
+    ),
+    "info_total": (
+        "Order {order_id} came to ${total}, paid with {pm}.",
+        "El pedido {order_id} sumó {total} $, pagado con {pm}.",
+        "La commande {order_id} s'élevait à {total} $, payée avec {pm}.",
+    ),
+    "info_price": (
+        "On order {order_id} you paid {prices}.",
+        "En el pedido {order_id} pagó {prices}.",
+        "Sur la commande {order_id}, vous avez payé {prices}.",
+    ),
+    "info_refund_estimate": (
+        "Returning {items} from order {order_id} would refund ${amount}, to {original}{gift}. "
+        "Nothing has been changed.",
+        "Devolver {items} del pedido {order_id} reembolsaría {amount} $, a {original}{gift}. No se "
+        "ha cambiado nada.",
+        "Retourner {items} de la commande {order_id} rembourserait {amount} $, sur {original}{gift}. "
+        "Rien n'a été modifié.",
+    ),
+    "info_contents": (
+        "Order {order_id} ({status}) holds: {items}.",
+        "El pedido {order_id} ({status}) contiene: {items}.",
+        "La commande {order_id} ({status}) contient : {items}.",
+    ),
     "pm_card": (
         "your {brand} ending {last_four}",
         "su {brand} terminada en {last_four}",
@@ -309,12 +424,11 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
     ),
     "pm_other": ("that payment method", "ese método de pago", "ce moyen de paiement"),
     "confirm_modify_items": (
-        "To confirm: on order {order_id}, change {changes}; the price difference of ${diff} is "
-        "settled with {pm}. Shall I go ahead? (yes/no)",
-        "Para confirmar: en el pedido {order_id}, cambiar {changes}; la diferencia de {diff} $ se "
-        "liquida con {pm}. ¿Continúo? (sí/no)",
-        "Pour confirmer : sur la commande {order_id}, changer {changes} ; la différence de {diff} $ "
-        "est réglée avec {pm}. Je continue ? (oui/non)",
+        "To confirm: on order {order_id}, change {changes}; {difference}. Shall I go ahead? (yes/no)",
+        "Para confirmar: en el pedido {order_id}, cambiar {changes}; {difference}. ¿Continúo? "
+        "(sí/no)",
+        "Pour confirmer : sur la commande {order_id}, changer {changes} ; {difference}. Je continue "
+        "? (oui/non)",
     ),
     "confirm_payment_change": (
         "To confirm: pay order {order_id} with {pm} instead. Shall I go ahead? (yes/no)",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 # Goals the agent pursues, and which of them need a verified customer.
 GOALS: Final = (
@@ -25,9 +25,13 @@ GOALS: Final = (
     "policy",
     "complaint",
     "human",
+    "account_info",
+    "change_payment",
 )
 ACCOUNT_GOALS: Final = frozenset(
     {
+        "account_info",
+        "change_payment",
         "track_order",
         "refund_status",
         "cancel_order",
@@ -36,7 +40,9 @@ ACCOUNT_GOALS: Final = frozenset(
         "change_address",
     }
 )
-WRITE_GOALS: Final = frozenset({"cancel_order", "return_item", "exchange_item", "change_address"})
+WRITE_GOALS: Final = frozenset(
+    {"cancel_order", "return_item", "exchange_item", "change_address", "change_payment"}
+)
 
 # Classifier intents (taxonomy names) -> goals; anything else the knowledge base may answer.
 INTENT_GOALS: Final[Mapping[str, str]] = {
@@ -82,6 +88,27 @@ _CUES: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
             r"politica|cuantos dias|politique|combien de jours)\b"
         ),
     ),
+    (
+        "account_info",
+        _rx(
+            r"\b(balance|left on my gift ?card|(what|which) (cards?|payment methods?)|"
+            r"(payment methods?|cards?) do you have|"
+            r"(what|which) address|address (on file|do you have)|how much (did|do|was|were) (i|it|"
+            r"they|#?w\d+)|how much did .* cost|what did i pay|altogether|in total|"
+            r"what('s| is| was) in (my |the |that )?order|what did i order|what i ordered|"
+            r"how much would i (get|be)|how much (will|would) (i|the refund)|saldo|solde|"
+            r"cuanto (pague|me costo)|combien (ai-je|j'ai) paye)\b"
+        ),
+    ),
+    (
+        "change_payment",
+        _rx(
+            r"\b(switch|change|update) (the |my )?payment|pay (for (it|this|the order) )?with my|"
+            r"(pay|charge) (it|this|the order) (with|to|on)|instead of (the|my) (card|visa|"
+            r"mastercard|paypal|gift ?card)|cambiar el (metodo de )?pago|pagar con|payer avec|"
+            r"changer (le )?(moyen de )?paiement\b"
+        ),
+    ),
     ("cancel_order", _rx(r"\b(cancel\w*|cancelar|anular|annuler|annulation)\b")),
     (
         "refund_status",
@@ -95,7 +122,8 @@ _CUES: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
         "exchange_item",
         _rx(
             r"\b(exchange|swap|switch (it|them|this) for|different (size|color|colour)|cambiar|"
-            r"cambio|echanger|echange)\b"
+            r"cambio|echanger|echange|change (the|my) (?!address|shipping|payment|default)\w+"
+            r"( \w+)? (to|for|into)|instead of the)\b"
         ),
     ),
     (
@@ -112,7 +140,9 @@ _CUES: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
     (
         "track_order",
         _rx(
-            r"\b(where('s| is)|track(ing)?|status|shipped|arriv\w+|delivered|package|parcel|"
+            r"\b(where('s| is| are)|wheres|track(ing)?|status|shipped|ship yet|arriv\w+|delivered|"
+            r"check on (my|the) order|"
+            r"package|parcel|what'?s happening with|any (news|update)|update on|"
             r"donde esta|rastre\w+|seguimiento|envio|ou est|suivi|colis|livr\w+)\b"
         ),
     ),
@@ -142,6 +172,17 @@ def intent_goal(intent: str, out_of_scope: bool = False) -> str | None:
     return None if out_of_scope else INTENT_GOALS.get(intent, "policy")
 
 
+_OWN_PURCHASE: Final = _rx(
+    r"\b(my|mine|i (ordered|bought|got|purchased|received)|the order|(an|my|the) purchase|"
+    r"mi|mis|ma|mon|mes)\b"
+)
+
+
+def own_purchase(text: str) -> bool:
+    """Whether the customer speaks of something they bought ("my camera", "the order with ...")."""
+    return bool(_OWN_PURCHASE.search(fold(text)))
+
+
 def choose_goal(
     cue: str | None,
     intent: str,
@@ -149,6 +190,7 @@ def choose_goal(
     out_of_scope: bool,
     min_confidence: float,
     language: str = "en",
+    text: str = "",
 ) -> str | None:
     """The goal of a message: a request for a human as worded; in English the classifier's intent
     when it is confident and in scope, else the goal the words name; in Spanish and French the words
@@ -158,11 +200,15 @@ def choose_goal(
     delivery-time and account questions as actions ("is there a fee if I cancel?") and classifier-first
     is right more often; the classifier learnt mostly English wording, and in Spanish and French the
     cues are."""
-    if cue == "human":
+    if cue in ("human", "account_info") or (cue == "change_payment" and own_purchase(text)):
+        # Asking for a person, or about their own account's facts: their words say it exactly.
         return cue
     classified = intent_goal(intent) if confidence >= min_confidence and not out_of_scope else None
     if language != "en":
         return cue or classified
+    if cue in ACCOUNT_GOALS and classified in (None, "availability") and own_purchase(text):
+        # "where's my office chair?" is about an order, though it names a product.
+        return cue
     return classified or cue
 
 
@@ -257,6 +303,30 @@ _NOT_NEEDED: Final = _rx(
 )
 
 
+InfoKind = Literal["balance", "methods", "address", "refund_estimate", "total", "price", "contents"]
+_INFO_KINDS: Final[tuple[tuple[InfoKind, re.Pattern[str]], ...]] = (
+    ("balance", _rx(r"\b(balance|left on my gift ?card|saldo|solde)\b")),
+    ("refund_estimate", _rx(r"\bhow much (would|will) (i|the refund)|would i get back\b")),
+    ("total", _rx(r"\b(altogether|in total|total|how much was (the |my |that )?(order|#?w\d+))\b")),
+    (
+        "methods",
+        _rx(r"\b((what|which) (cards?|payment methods?)|(payment methods?|cards?) do you)"),
+    ),
+    ("address", _rx(r"\b((what|which) address|address (on file|do you have))")),
+    ("price", _rx(r"\b(how much|what did i pay|cost|cuanto|combien)\b")),
+    ("contents", _rx(r"\b(what('s| is| was) in|what did i order|what i ordered|contents?)\b")),
+)
+
+
+def info_kind(text: str) -> InfoKind:
+    """Which fact of their account a customer asks for; an order's contents when unclear."""
+    folded = fold(text)
+    for kind, pattern in _INFO_KINDS:
+        if pattern.search(folded):
+            return kind
+    return "contents"
+
+
 def cancel_reason(text: str) -> str | None:
     """The tau2 cancellation reason the customer gave, in the policy's own words."""
     folded = fold(text)
@@ -288,13 +358,18 @@ _ZIP_ONLY: Final = re.compile(r"^\d{5}(?:-\d{4})?$")
 def parse_address(text: str) -> dict[str, str] | None:
     """An address written as "street, [apartment,] city, state, zip[, country]" (state and zip may
     share a part: "IL 62701"); None when it does not read as one."""
-    body = re.sub(r"^[^,\d]*?(?=\d)", "", text.strip(), count=1).rstrip(". ")
+    # An order number before the address ("change #W4566809 to 455 Maple Ave, ...") is not its start.
+    text = re.sub(r"#?\b[Ww]\d{5,9}\b", " ", text)
+    # The address starts at its street number ("we moved, my new address is 12 Elm St, ...").
+    street = re.search(r"\b\d+[A-Za-z]?\s+[A-Za-z]", text)
+    body = text[street.start() :].strip().rstrip(". ") if street else text.strip()
     parts = [p.strip() for p in body.split(",") if p.strip()]
     if len(parts) < 3 or not re.match(r"^\d+\s+\S", parts[0]):
         return None
     country = "USA"
     if not re.search(r"\d", parts[-1]) and len(parts[-1]) > 2:
-        country = parts.pop()
+        # "USA - we just moved": the country is the words before the aside.
+        country = re.split(r"\s+[-–—(]|[.;!?]", parts.pop())[0].strip() or country
     last = parts.pop()
     match = _STATE_ZIP.match(last)
     if match:

@@ -161,6 +161,7 @@ _LABELS: Final[dict[str, dict[str, str]]] = {
 _TOOL_LABELS: Final[dict[str, str]] = {
     "find_user_id_by_email": "identity",
     "find_user_id_by_name_zip": "identity",
+    "find_user_id_by_user_id_zip": "identity",
     "get_user_details": "account",
     "modify_user_address": "address",
     "get_order_details": "order",

@@ -228,9 +228,12 @@ def check_turn(expect: Expect, result: TurnResult) -> list[str]:
             failures.append(f"tool_args: {tool} not called")
         elif not any(_matches(args, wanted) for args in calls):
             failures.append(f"tool_args: {tool} called with {calls}, expected {wanted}")
-    forbidden = sorted(called & set(expect.forbidden_tools or ()))
+    # As the format says: a call the tool refused before running (awaiting the customer's yes, not
+    # their order) did not run, so it breaks no prohibition.
+    ran = {c["name"] for c in result.tool_calls if c["ok"]}
+    forbidden = sorted(ran & set(expect.forbidden_tools or ()))
     if forbidden:
-        failures.append(f"forbidden_tools: {forbidden} called")
+        failures.append(f"forbidden_tools: {forbidden} ran")
     if expect.escalate is not None and result.escalated != expect.escalate:
         failures.append(f"escalate: expected {expect.escalate}, got {result.escalated}")
     for item in expect.answer_contains or ():

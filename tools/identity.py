@@ -1,4 +1,5 @@
-"""Identity: find the customer by email or by name + zip (the tau2 policy's authentication step).
+"""Identity: find the customer by email, by name + zip (the tau2 policy's authentication step), or by
+user id + zip.
 
 A successful lookup is what lets the conversation treat the customer as verified; the caller then derives
 ``ctx.authenticated(user_id)``.
@@ -58,4 +59,25 @@ def find_user_id_by_name_zip(ctx: ToolContext, first_name: str, last_name: str, 
     return user_id
 
 
-ALL_TOOLS = [find_user_id_by_email, find_user_id_by_name_zip]
+@register("read", "identity")
+def find_user_id_by_user_id_zip(ctx: ToolContext, user_id: str, zip: str) -> str:
+    """Verify a customer who gives their user id together with their zip code. Returns the user id,
+    or an error if no customer has that user id with that zip code (which one is wrong is not said).
+
+    Args:
+        user_id: The user id the customer gave, such as 'sara_doe_496'.
+        zip: The zip code of the customer, such as '12345'.
+    """
+    uid, code = user_id.strip().lower(), zip.strip()
+    if not (uid and code):
+        raise InvalidArgumentError("Both the user id and the zip code are required.")
+    with ctx.store.read() as s:
+        found = s.scalars(
+            select(Customer.id).where(func.lower(Customer.id) == uid, Customer.zip == code)
+        ).first()
+    if found is None:
+        raise CustomerNotFoundError("No customer was found with that user id and zip code.")
+    return found
+
+
+ALL_TOOLS = [find_user_id_by_email, find_user_id_by_name_zip, find_user_id_by_user_id_zip]

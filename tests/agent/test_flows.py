@@ -242,3 +242,81 @@ def test_yes_but_another_order_instead_turns_to_that_order(make_agent: AgentFact
     assert second in r.reply and first not in r.reply
     pending = h.agent.state("c").pending
     assert pending is None or pending["arguments"]["order_id"] == second
+
+
+def test_identity_in_one_sentence_then_the_request_it_came_with(make_agent: AgentFactory) -> None:
+    order, customer = find_order(make_agent().store, "delivered")
+    h = make_agent()
+    item = order.items[0].name
+    r = h.agent.send(
+        "c",
+        f"hi, my first name is {customer.first_name.lower()} and my last name is "
+        f"{customer.last_name.lower()}, zip code {customer.zip}. where is my {item}?",
+    )
+    assert r.customer_id == customer.id
+    # The request said before verifying is answered, not asked for again.
+    assert order.id in r.reply and "delivered" in r.reply
+
+
+def test_a_user_id_verifies_only_with_its_own_zip(make_agent: AgentFactory) -> None:
+    _, customer = find_order(make_agent().store, "delivered")
+    h = make_agent()
+    wrong = f"{(int(customer.zip) + 1) % 100000:05d}"
+    r = h.agent.send("c", f"I'm {customer.id} in zipcode {wrong}")
+    assert r.customer_id is None and "find_user_id_by_user_id_zip" in r.tools
+    r = h.agent.send("c", f"sorry, {customer.id}, zip {customer.zip}")
+    assert r.customer_id == customer.id
+
+
+def test_the_order_is_found_by_the_item_the_customer_names(make_agent: AgentFactory) -> None:
+    h = make_agent()
+    with h.store.read() as s:
+        orders = s.scalars(select(Order).order_by(Order.id)).all()
+        by_customer: dict[str, list[Order]] = {}
+        for o in orders:
+            by_customer.setdefault(o.customer_id, []).append(o)
+        # A customer with several orders, one of which alone holds some product.
+        customer_id, order, name = next(
+            (cid, o, i.name)
+            for cid, os in by_customer.items()
+            if len(os) >= 2
+            for o in os
+            for i in o.items
+            if sum(any(j.name == i.name for j in other.items) for other in os) == 1
+        )
+    h = make_agent(verified_customer_id=customer_id)
+    r = h.agent.send("c", f"what's the status of my {name.lower()}?")
+    assert order.id in r.reply and "Which order" not in r.reply
+
+
+def test_everything_but_one_item_is_returned_as_said(make_agent: AgentFactory) -> None:
+    order, customer = find_order(make_agent().store, "delivered", min_items=3)
+    kept = order.items[0]
+    if any(i.name == kept.name for i in order.items[1:]):
+        pytest.skip("the first item's product repeats in this order")
+    h = make_agent(verified_customer_id=customer.id, risky_amount=100_000.0)
+    r = h.agent.send(
+        "c", f"return everything from {order.id} except the {kept.name.lower()}, original card"
+    )
+    assert "yes/no" in r.reply
+    pending = h.agent.state("c").pending
+    assert pending is not None
+    returned = pending["arguments"]["item_ids"]
+    assert kept.item_id not in returned and len(returned) == len(order.items) - 1
+
+
+def test_the_default_address_and_the_gift_card_balance(make_agent: AgentFactory) -> None:
+    _, customer = find_order(make_agent().store, "pending")
+    h = make_agent(verified_customer_id=customer.id)
+    r = h.agent.send(
+        "c", "we moved, please update my default address to 12 Elm St, Austin, TX 78701"
+    )
+    assert "12 Elm St" in r.reply and "yes/no" in r.reply
+    h.agent.send("c", "yes")
+    with h.store.read() as s:
+        from tools.models import Customer
+
+        me = s.get(Customer, customer.id)
+        assert me is not None and me.address1 == "12 Elm St" and me.zip == "78701"
+    r = h.agent.send("c", "and what payment methods do you have for me?")
+    assert "On your account" in r.reply and "_" not in r.reply

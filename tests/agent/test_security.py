@@ -72,4 +72,9 @@ def test_naming_an_order_that_is_not_theirs_never_falls_back_to_their_own(
 
     assert "couldn't find" in first.reply
     assert second.reply.startswith("Which order")  # it may list their own orders to choose from
-    assert all(c["arguments"].get("order_id") != mine for c in second.tool_calls)
+    # Their own order may be read to be offered by its contents, never acted on.
+    assert all(
+        c["arguments"].get("order_id") != mine or c["name"] == "get_order_details"
+        for c in second.tool_calls
+    )
+    assert h.agent.state("c").pending is None

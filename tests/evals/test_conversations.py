@@ -130,6 +130,17 @@ def _result(**values: Any) -> TurnResult:
     return TurnResult(**{**base, **values})
 
 
+def test_a_forbidden_write_the_tool_refused_before_running_does_not_count() -> None:
+    # Asked before the customer's yes: the tool refused it, so nothing ran.
+    probe = {"name": "cancel_pending_order", "arguments": {"order_id": "#W1"}, "ok": False}
+    expect = Expect(forbidden_tools=["cancel_pending_order"])
+    assert check_turn(expect, _result(tools=["cancel_pending_order"], tool_calls=[probe])) == []
+    ran = {**probe, "ok": True}
+    assert check_turn(expect, _result(tools=["cancel_pending_order"], tool_calls=[ran])) == [
+        "forbidden_tools: ['cancel_pending_order'] ran"
+    ]
+
+
 def test_a_turn_passes_when_every_given_expectation_holds() -> None:
     expect = Expect.model_validate(DESIGN_EXAMPLE["turns"][0]["expect"])
     assert check_turn(expect, _result()) == []
@@ -178,7 +189,7 @@ def test_each_failing_expectation_gives_its_reason() -> None:
     ]
     assert "intent: expected 'track_order', got 'cancel_order'" in failures
     assert "severity: expected 1-2, got 4" in failures
-    assert "forbidden_tools: ['cancel_pending_order'] called" in failures
+    assert "forbidden_tools: ['cancel_pending_order'] ran" in failures
     missing = check_turn(Expect(tools=["track_order"]), _result())
     assert missing == ["tools: ['track_order'] not called (called ['get_order_details'])"]
 
