@@ -17,6 +17,9 @@ LLMOption = Annotated[str, typer.Option("--llm", help="Who writes replies: none,
 def _show(console: Console, result: TurnResult) -> None:
     if result.reply:
         console.print(f"[bold green]concierge[/]: {result.reply}")
+    elif result.handed_off:
+        # The bot is silent while a person owns the conversation; say so rather than print nothing.
+        console.print("[dim](a member of our team will reply here)[/]")
     if result.awaiting_approval:
         console.print(
             f"[yellow]waiting for a human's approval of {result.awaiting_approval['tool']} "

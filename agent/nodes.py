@@ -331,6 +331,9 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
             reasons.append("vip_complaint")
     if goal and state.failures.get(goal, 0) >= 2:
         reasons.append(f"repeated_failure:{goal}")
+    if state.repeats >= 1 and not answering and (new_goal is None or new_goal == state.goal):
+        # The same question went unanswered twice: a third time would be a loop.
+        reasons.append("repeated_question")
     if reasons:
         return {**update, "route": "escalate", "escalation_reasons": reasons}
     clues = read_identity(text)
@@ -342,6 +345,11 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
     ):
         # Who they are, said before (or without) saying what they need: verify first.
         return {**update, "route": "authenticate"}
+    if goal is None and order_id and state.customer_id:
+        # "hi, I need help with my order #W..." : start from what the order is doing.
+        goal = "track_order"
+        update.update(goal=goal, awaiting=None)
+        slots["said"] = [text]
     if goal is None or (new_goal is None and state.awaiting is None and pending is None):
         plan = _plan(state, resolve(ctx))
         if plan is not None:
@@ -407,7 +415,11 @@ def _fills(awaiting: str, text: str, u: Understanding, slots: Mapping[str, Any])
     if awaiting == "reason":
         return cancel_reason(text) is not None
     if awaiting in ("refund", "payment"):
-        return refund_choice(text) is not None or names_a_payment_method(text)
+        return (
+            refund_choice(text) is not None
+            or names_a_payment_method(text)
+            or (awaiting == "refund" and yes_no(text) is True)
+        )
     if awaiting == "address":
         return parse_address(text) is not None
     return False
@@ -887,6 +899,8 @@ def _refund_target(
         return allowed[0]
     if named:
         return None  # a method the money may not go to: the customer is told, not overruled
+    if state.awaiting == "refund" and yes_no(text) is True:
+        return original  # "yes please" to "should it go to the original payment method?"
     choice = refund_choice(text)
     if choice == "gift_card":
         cards = [pid for pid, pm in turn.payment_methods().items() if pm["source"] == "gift_card"]
@@ -1438,6 +1452,11 @@ def guard(state: State, runtime: Runtime[Context]) -> Update:
         candidate = fallback or render("safe_fallback", state.language)
         if not fallback:
             update["cited"] = []  # the quoted passage is not what is sent
+    same = bool(candidate) and candidate == state.last_reply and state.mode != "handed_off"
+    update["last_reply"] = candidate
+    update["repeats"] = state.repeats + 1 if same else 0
+    if same:
+        candidate = render("said_again", state.language) + candidate
     update["reply"] = candidate
     update["messages"] = [AIMessage(candidate, name="concierge")]
     return update

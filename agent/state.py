@@ -136,3 +136,8 @@ class State(InputState):
     """What older, trimmed messages said (history is capped)."""
     turn: int = 0
     lifetime_spend: float | None = None
+    last_reply: str = ""
+    """The last reply before any rephrasing: a question asked again word for word is rephrased
+    once, and a customer who still does not answer it is handed to a person."""
+    repeats: int = 0
+    """How many replies in a row were the same as the one before."""

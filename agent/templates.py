@@ -409,6 +409,11 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
         "El pedido {order_id} ({status}) contiene: {items}.",
         "La commande {order_id} ({status}) contient : {items}.",
     ),
+    "said_again": (
+        "Sorry, I may not have been clear. ",
+        "Disculpe, quizá no me expliqué bien. ",
+        "Pardon, je n'ai peut-être pas été clair. ",
+    ),
     "pm_card": (
         "your {brand} ending {last_four}",
         "su {brand} terminada en {last_four}",

@@ -143,7 +143,7 @@ _CUES: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
             r"\b(where('s| is| are)|wheres|track(ing)?|status|shipped|ship yet|arriv\w+|delivered|"
             r"check on (my|the) order|"
             r"package|parcel|what'?s happening with|any (news|update)|update on|"
-            r"donde esta|rastre\w+|seguimiento|envio|ou est|suivi|colis|livr\w+)\b"
+            r"donde esta|rastre\w+|seguimiento|envio|ou est|ou en est|suivi|colis|livr\w+)\b"
         ),
     ),
     (

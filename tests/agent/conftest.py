@@ -94,6 +94,19 @@ def make_agent(tmp_path: Path, store: Store, classifier: Classifier) -> Iterator
         checkpointer.close()
 
 
+# Replies a probe of the running service sent to "Shall I go ahead?"; each ran the write then.
+PROBED_TRAPS = [
+    "yes but actually no",
+    "yes?",
+    "yeah no",
+    "yes... no, keep it",
+    "sí, no, mejor no",
+    "yes cancel the other one",
+    "yes, but change the address instead",
+    "yes, but cancel #W6979932 instead",
+]
+
+
 def find_order(
     store: Store, status: str, *, min_items: int = 1, index: int = 0
 ) -> tuple[Order, Customer]:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from knowledge import KnowledgeBase
-from tests.agent.conftest import AgentFactory, Harness, find_order, order_status
+from tests.agent.conftest import PROBED_TRAPS, AgentFactory, Harness, find_order, order_status
 from tools.models import Order, Variant
 
 
@@ -205,19 +205,7 @@ def _two_pending_orders(h: Harness) -> tuple[str, str, str]:
     return customer_id, first, second
 
 
-# Replies a probe of the running service sent to "Shall I go ahead?"; each ran the write then.
-_PROBED_TRAPS = [
-    "yes but actually no",
-    "yes?",
-    "yeah no",
-    "yes... no, keep it",
-    "sí, no, mejor no",
-    "yes cancel the other one",
-    "yes, but change the address instead",
-]
-
-
-@pytest.mark.parametrize("reply", _PROBED_TRAPS)
+@pytest.mark.parametrize("reply", [t for t in PROBED_TRAPS if "#W" not in t])
 def test_a_mixed_or_redirected_yes_writes_nothing(make_agent: AgentFactory, reply: str) -> None:
     h = make_agent()
     customer_id, first, second = _two_pending_orders(h)
@@ -320,3 +308,38 @@ def test_the_default_address_and_the_gift_card_balance(make_agent: AgentFactory)
         assert me is not None and me.address1 == "12 Elm St" and me.zip == "78701"
     r = h.agent.send("c", "and what payment methods do you have for me?")
     assert "On your account" in r.reply and "_" not in r.reply
+
+
+def test_a_question_is_rephrased_once_then_handed_to_a_person(make_agent: AgentFactory) -> None:
+    order, customer = find_order(make_agent().store, "delivered", min_items=2)
+    h = make_agent(verified_customer_id=customer.id)
+    first = h.agent.send("c", f"I want to return something from {order.id}")
+    assert "Which items" in first.reply
+    second = h.agent.send("c", "hmm")
+    # Asked again, it says so instead of repeating itself word for word.
+    assert second.reply != first.reply and second.reply.endswith(first.reply)
+    third = h.agent.send("c", "hmm")
+    assert third.escalated and "repeated_question" in third.escalation_reasons
+
+
+def test_an_order_number_alone_starts_with_what_the_order_is_doing(
+    make_agent: AgentFactory,
+) -> None:
+    order, customer = find_order(make_agent().store, "delivered")
+    h = make_agent(verified_customer_id=customer.id)
+    r = h.agent.send("c", f"hi, I need help with my order {order.id}")
+    assert order.id in r.reply and "delivered" in r.reply
+
+
+def test_yes_please_to_the_refund_question_means_the_original_method(
+    make_agent: AgentFactory,
+) -> None:
+    order, customer = find_order(make_agent().store, "delivered", min_items=2)
+    h = make_agent(verified_customer_id=customer.id, risky_amount=100_000.0)
+    item = order.items[0]
+    r = h.agent.send("c", f"I'd like to return the {item.name} from {order.id}")
+    assert "original payment method" in r.reply
+    r = h.agent.send("c", "yes please")
+    pending = h.agent.state("c").pending
+    assert pending is not None and "yes/no" in r.reply
+    assert pending["arguments"]["payment_method_id"] == order.transactions[0].payment_method_id

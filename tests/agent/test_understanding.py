@@ -17,6 +17,7 @@ from agent.understanding import (
     suspicious,
     yes_no,
 )
+from tests.agent.conftest import PROBED_TRAPS
 
 
 @pytest.mark.parametrize(
@@ -156,15 +157,7 @@ _CLEAR_NO = [
     "of course not",
 ]
 _TRAPS = [
-    # Each was sent to a real conversation and ran the write before this table existed.
-    "yes but actually no",
-    "yes?",
-    "yeah no",
-    "yes... no, keep it",
-    "sí, no, mejor no",
-    "yes cancel the other one",
-    "yes, but change the address instead",
-    "yes, but cancel #W6979932 instead",
+    *PROBED_TRAPS,
     # A yes with a condition, a question or another target attached.
     "yes, wait",
     "yes if it's free",
