@@ -599,6 +599,10 @@ def _refused(state: State, turn: Turn, outcome: ToolOutcome, **fields: Any) -> U
     """A tool said no: explain its reason; never look for a way around the rule."""
     if isinstance(outcome.error, NotAuthenticatedError):
         return turn.update(draft=render("ask_identity", state.language), awaiting="identity")
+    if _done_key(outcome.name, outcome.arguments) in state.done:
+        # Asked again for what this conversation already did: say so; it is not a failure.
+        order_id = str(outcome.arguments.get("order_id", ""))
+        return _done(turn, render("already_done", state.language, order_id=order_id))
     reason = outcome.error.message if outcome.error else outcome.text
     return _fail(state, turn, render("refused", state.language, reason=reason), **fields)
 
@@ -720,7 +724,13 @@ def _confirmed(state: State, turn: Turn) -> Update:
         )
     if not outcome.ok:
         return _refused(state, turn, outcome, pending=None, awaiting=None)
-    return _done(turn, _done_text(state, turn, pending, outcome.value))
+    draft = f"{_done_text(state, turn, pending, outcome.value)} {render('anything_else', state.language)}"
+    done = [*state.done, _done_key(pending["tool"], pending["arguments"])]
+    return {**_done(turn, draft), "done": done}
+
+
+def _done_key(tool: str, arguments: Mapping[str, Any]) -> str:
+    return f"{tool}:{arguments.get('order_id') or arguments.get('user_id', '')}"
 
 
 def _human_decision(state: State, turn: Turn, pending: Pending, amount: float) -> str | Update:

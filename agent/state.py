@@ -139,5 +139,8 @@ class State(InputState):
     last_reply: str = ""
     """The last reply before any rephrasing: a question asked again word for word is rephrased
     once, and a customer who still does not answer it is handed to a person."""
+    done: list[str] = field(default_factory=list)
+    """The writes this conversation completed (``tool:order``), so a request repeated after it
+    is done is answered as done, not refused as a failure."""
     repeats: int = 0
     """How many replies in a row were the same as the one before."""

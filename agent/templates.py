@@ -409,6 +409,17 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
         "El pedido {order_id} ({status}) contiene: {items}.",
         "La commande {order_id} ({status}) contient : {items}.",
     ),
+    "anything_else": (
+        "Is there anything else I can help you with?",
+        "¿Puedo ayudarle en algo más?",
+        "Puis-je vous aider pour autre chose ?",
+    ),
+    "already_done": (
+        "That's already taken care of for order {order_id}. Is there anything else I can help you "
+        "with?",
+        "Eso ya está hecho para el pedido {order_id}. ¿Puedo ayudarle en algo más?",
+        "C'est déjà fait pour la commande {order_id}. Puis-je vous aider pour autre chose ?",
+    ),
     "said_again": (
         "Sorry, I may not have been clear. ",
         "Disculpe, quizá no me expliqué bien. ",

@@ -343,3 +343,14 @@ def test_yes_please_to_the_refund_question_means_the_original_method(
     pending = h.agent.state("c").pending
     assert pending is not None and "yes/no" in r.reply
     assert pending["arguments"]["payment_method_id"] == order.transactions[0].payment_method_id
+
+
+def test_a_request_repeated_after_it_is_done_is_answered_as_done(make_agent: AgentFactory) -> None:
+    order, customer = find_order(make_agent().store, "pending")
+    h = make_agent(verified_customer_id=customer.id)
+    h.agent.send("c", f"cancel {order.id}, I no longer need it")
+    r = h.agent.send("c", "yes")
+    assert "anything else" in r.reply
+    for _ in range(2):
+        r = h.agent.send("c", f"I want to cancel {order.id}, I no longer need it")
+        assert "already taken care of" in r.reply and not r.escalated
