@@ -336,7 +336,7 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
         reasons.append("repeated_question")
     if reasons:
         return {**update, "route": "escalate", "escalation_reasons": reasons}
-    clues = read_identity(text)
+    clues = read_identity(text, expecting=state.awaiting == "identity")
     if state.customer_id is None and (
         (state.awaiting == "identity" and clues.any)
         or _verifiable(clues.merged(state.identity))
@@ -403,7 +403,7 @@ def _verifiable(clues: IdentityClues) -> bool:
 def _fills(awaiting: str, text: str, u: Understanding, slots: Mapping[str, Any]) -> bool:
     """Whether the message answers the question we asked."""
     if awaiting == "identity":
-        return read_identity(text).any or any(
+        return read_identity(text, expecting=True).any or any(
             _entity(u, kind) for kind in ("email", "name", "zip_code")
         )
     if awaiting == "order_id":
@@ -459,7 +459,7 @@ def authenticate(state: State, runtime: Runtime[Context]) -> Update:
     u = state.understanding
     text = _last_user_text(state)
     lang = state.language
-    clues = read_identity(text).merged(state.identity)
+    clues = read_identity(text, expecting=state.awaiting == "identity").merged(state.identity)
     if not clues.email and (email := _entity(u, "email")):
         clues = IdentityClues(email=email).merged(clues.as_dict())
     outcome: ToolOutcome | None = None

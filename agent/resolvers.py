@@ -40,9 +40,17 @@ _LAST: Final = re.compile(
     re.IGNORECASE,
 )
 _FULL: Final = re.compile(
-    rf"\b(?:my name is|my name's|my n\w{{0,2}}me is|name is|name:|this is|i am|i'm|im|it's|its|"
-    rf"me llamo|"
-    rf"mi nombre es|soy|je m'appelle|je suis|mon nom est|c'est)\s+{_NAME_WORD}\s+{_NAME_WORD}",
+    rf"\b(?:my name is|my name's|my n\w{{0,2}}me is|name is|name:|me llamo|mi nombre es|"
+    rf"je m'appelle|mon nom est)\s+{_NAME_WORD}\s+{_NAME_WORD}",
+    re.IGNORECASE,
+)
+# "I'm", "it's", "this is" open many sentences that are not introductions ("it's already
+# updated", "I'm trying to"): a name after them counts only where an introduction ends (a comma,
+# the end, the zip code, "from", "here").
+_INTRO: Final = re.compile(
+    rf"\b(?:this is|i am|i'm|im|it's|its|soy|je suis|c'est)\s+{_NAME_WORD}\s+{_NAME_WORD}"
+    rf"(?=\s*(?:[,.;!]|$|\(|here\b|from\b|zip|in\s+(?:zip|\d)|at\s+\d|\d{{5}}|and my\b|"
+    rf"living\b|y mi\b|et mon\b))",
     re.IGNORECASE,
 )
 _NAME_HERE: Final = re.compile(
@@ -50,6 +58,8 @@ _NAME_HERE: Final = re.compile(
     rf"(?=\s*(?:here\b|,?\s*(?:zip\b|zipcode\b|from\s+\d{{5}}|in\s+\d{{5}}|\(?\d{{5}})))",
     re.IGNORECASE,
 )
+# A reply that is only a name ("Chen Johnson", "sofia li.").
+_BARE_NAME: Final = re.compile(rf"^\s*{_NAME_WORD}\s+{_NAME_WORD}\s*[.!]?\s*$", re.IGNORECASE)
 # Words that follow "I'm" or open a sentence but are not names.
 _NOT_NAMES: Final = _vocabulary(
     "a an the and or but so my me from in at on to for with zip zipcode code here there not no",
@@ -59,6 +69,8 @@ _NOT_NAMES: Final = _vocabulary(
     "un una el la los las de del y en con mi su je suis le la les et du des mon ma mes pas",
     "wanting needing asking contacting reaching done confused frustrated annoyed worried",
     "is it do you can what where when why how who which there their they we our",
+    "already updated changed fixed done correct right true wrong sure good great fine sounds",
+    "new old same different all both every some any none nothing something everything",
 )
 
 
@@ -93,10 +105,12 @@ def _name_ok(*words: str) -> bool:
     return all(w.lower() not in _NOT_NAMES and len(w) >= 2 for w in words)
 
 
-def read_identity(text: str) -> IdentityClues:
+def read_identity(text: str, *, expecting: bool = False) -> IdentityClues:
     """E-mail, first and last name, zip code and user id, however the customer phrased them:
     "my first name is Mei and my last name is Patel, zip 76165", "I'm Mei Patel from 76165",
-    "mei patel here", "I'm mei_kovacs_8020 in zipcode 28236", in English, Spanish or French."""
+    "mei patel here", "I'm mei_kovacs_8020 in zipcode 28236", in English, Spanish or French.
+    ``expecting``: the customer was just asked who they are, so a reply that is only two words
+    ("Chen Johnson") is their name."""
     email = m.group(0).lower() if (m := _EMAIL.search(text)) else None
     user_id = m.group(1).lower() if (m := _USER_ID.search(text)) else None
     # Zips are read outside e-mails and user ids, which may hold digits of their own.
@@ -108,13 +122,16 @@ def read_identity(text: str) -> IdentityClues:
     if (m := _LAST.search(rest)) and _name_ok(m.group(1)):
         last = m.group(1)
     if first is None and last is None:
-        for pattern in (_FULL, _NAME_HERE):
+        for pattern in (_FULL, _INTRO, _NAME_HERE):
             found = next(
                 (m for m in pattern.finditer(rest) if _name_ok(m.group(1), m.group(2))), None
             )
             if found:
                 first, last = found.group(1), found.group(2)
                 break
+    bare = _BARE_NAME.match(rest) if expecting and first is None and last is None else None
+    if bare and _name_ok(bare.group(1), bare.group(2)):
+        first, last = bare.group(1), bare.group(2)
     return IdentityClues(
         email=email,
         first_name=first.title() if first else None,

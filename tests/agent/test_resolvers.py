@@ -168,3 +168,22 @@ def test_named_items_read_the_whole_sentence(text: str, names: list[str] | None)
     items = [*_ITEMS, _item("Wristwatch", color="gold")]
     expected = names or ["Desk Lamp", "Electric Kettle"]
     assert [i["name"] for i in named_items(text, items)] == expected
+
+
+def test_sentences_that_open_like_introductions_are_not_names() -> None:
+    assert read_identity("I need to update my address, but it's already updated.").as_dict() == {}
+    assert read_identity("I'm trying to cancel my order").as_dict() == {}
+    assert read_identity("I am Fatima Johnson in zipcode 78712.").as_dict() == {
+        "first_name": "Fatima",
+        "last_name": "Johnson",
+        "zip": "78712",
+    }
+
+
+def test_a_bare_name_counts_only_as_the_answer_to_who_are_you() -> None:
+    assert read_identity("Chen Johnson").as_dict() == {}
+    assert read_identity("Chen Johnson", expecting=True).as_dict() == {
+        "first_name": "Chen",
+        "last_name": "Johnson",
+    }
+    assert read_identity("sounds good", expecting=True).as_dict() == {}
