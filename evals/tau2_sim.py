@@ -52,6 +52,14 @@ GREETING = "Hi! How can I help you today?"
 """The agent's opening line, shown to the simulated customer only (tau2 opens the same way)."""
 
 STUCK_AFTER = 3
+
+
+def stuck(agent_messages: Sequence[str]) -> bool:
+    """Whether the agent said the same thing ``STUCK_AFTER`` times running: a customer would give
+    up, and the run stops spending minutes on a loop."""
+    return len(agent_messages) >= STUCK_AFTER and len(set(agent_messages[-STUCK_AFTER:])) == 1
+
+
 """An episode ends when the agent sends the same message this many times in a row: a customer asked
 the same question a third time would give up (and the run spends its time on conversations that
 can still move)."""
@@ -471,10 +479,7 @@ def play_episode(
                 if result.escalated or result.handed_off:
                     ended = "handoff"
                     break
-                if (
-                    len(agent_messages) >= STUCK_AFTER
-                    and len(set(agent_messages[-STUCK_AFTER:])) == 1
-                ):
+                if stuck(agent_messages):
                     ended = "stuck"
                     break
     except Exception as e:  # one broken episode is a failed episode, not a lost run

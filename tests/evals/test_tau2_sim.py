@@ -313,15 +313,22 @@ def test_the_command_refuses_bad_options_and_a_missing_model_clearly(
     assert not (tmp_path / "r.json").exists()
 
 
-def test_an_agent_that_repeats_itself_ends_the_episode_as_stuck(classifier: Classifier) -> None:
-    from evals.tau2_sim import STUCK_AFTER
+def test_an_agent_that_repeats_itself_ends_the_episode_as_stuck() -> None:
+    from evals.tau2_sim import STUCK_AFTER, stuck
 
-    # the agent cannot read a user id as a name, so it asks for the login again and again
-    customer = _customer(
-        "I want to cancel an order", *["I'm mei_kovacs_8020 in zipcode 28236."] * 8
-    )
+    asked = "Which order is it about?"
+    assert stuck(["Hi!", *[asked] * STUCK_AFTER])
+    assert not stuck(["Hi!", asked, f"Sorry, I may not have been clear. {asked}", asked])
+    assert not stuck([asked] * (STUCK_AFTER - 1))
+
+
+def test_a_customer_who_never_answers_is_handed_off_before_the_episode_sticks(
+    classifier: Classifier,
+) -> None:
+    # The agent rephrases its question once, then hands off: it never loops until "stuck".
+    customer = _customer("I want to cancel an order", *["hmm, not sure"] * 8)
     [episode] = _run([CANCEL], customer, classifier, max_turns=9)
     agent = [t["text"] for t in episode.transcript[1:] if t["role"] == "agent"]
-    assert episode.ended == "stuck", agent
-    assert len(set(agent[-STUCK_AFTER:])) == 1 and episode.turns < 9
+    assert episode.ended == "handoff" and episode.turns < 9, agent
+    assert not any(a == b == c for a, b, c in zip(agent, agent[1:], agent[2:], strict=False))
     assert episode.reward == 0.0
