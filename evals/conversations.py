@@ -311,8 +311,10 @@ def aggregate(outcomes: Sequence[TurnOutcome]) -> dict[str, Any]:
         "tool_turns": len(tools),
         "argument_match": holds(args, "tool_args"),
         "argument_turns": len(args),
+        # As in check_turn: a forbidden tool counts when it ran, not when it was refused.
         "forbidden_tool_violations": sum(
-            len(set(o.tools) & set(o.expect["forbidden_tools"])) for o in forbidden
+            len({c["name"] for c in o.tool_calls if c["ok"]} & set(o.expect["forbidden_tools"]))
+            for o in forbidden
         ),
         "forbidden_tool_turns": len(forbidden),
         "escalation": {

@@ -220,12 +220,25 @@ def test_aggregates_count_only_turns_that_state_the_expectation() -> None:
         _outcome("a", {"escalate": True}, failing=("escalate",), latency_ms=30.0),
         _outcome("b", {"escalate": False}, escalated=True, failing=("escalate",)),
         _outcome("c", {"escalate": False, "intent": "t"}, intent="t", latency_ms=20.0),
-        _outcome("c", {"forbidden_tools": ["z"]}, tools=["z"], failing=("forbidden_tools",)),
+        _outcome(
+            "c",
+            {"forbidden_tools": ["z"]},
+            tools=["z"],
+            tool_calls=[{"name": "z", "arguments": {}, "ok": True}],
+            failing=("forbidden_tools",),
+        ),
+        # Refused before running (awaiting the customer's yes): no violation.
+        _outcome(
+            "d",
+            {"forbidden_tools": ["z"]},
+            tools=["z"],
+            tool_calls=[{"name": "z", "arguments": {}, "ok": False}],
+        ),
     ]
     report = aggregate(outcomes)
-    assert report["turns"] == 5 and report["conversations"] == 3
-    assert report["turn_pass_rate"] == 0.4
-    assert report["conversation_pass_rate"] == 0.0
+    assert report["turns"] == 6 and report["conversations"] == 4
+    assert report["turn_pass_rate"] == 0.5
+    assert report["conversation_pass_rate"] == 0.25
     assert report["intent_accuracy"] == 1.0 and report["intent_turns"] == 1
     assert report["severity_within_range"] is None
     assert report["tool_precision"] == 0.5 and report["tool_recall"] == 0.5
