@@ -97,7 +97,7 @@ class Turn:
         self.services = services
         self.calls: list[ToolCall] = list(state.tool_calls)
         self.notes: list[str] = list(state.notes)
-        self._methods: dict[str, Any] | None = None
+        self._user: dict[str, Any] | None = None
         self.ctx = ToolContext(
             services.store,
             customer_id=state.customer_id,
@@ -126,12 +126,15 @@ class Turn:
         outcome = self.call(name, arguments)
         return outcome.value if outcome.ok else None
 
+    def user(self) -> dict[str, Any]:
+        """The verified customer's details (orders, payment methods, address), read once a turn."""
+        if self._user is None:
+            self._user = self.value("get_user_details", {"user_id": self.state.customer_id}) or {}
+        return self._user
+
     def payment_methods(self) -> dict[str, Any]:
-        """The verified customer's payment methods by id (read once a turn)."""
-        if self._methods is None:
-            user = self.value("get_user_details", {"user_id": self.state.customer_id}) or {}
-            self._methods = dict(user.get("payment_methods", {}))
-        return self._methods
+        """The verified customer's payment methods by id."""
+        return dict(self.user().get("payment_methods", {}))
 
     def pm_words(self, pm_id: str | None) -> str:
         """A payment method as the customer knows it ("your Visa ending 7183", "your PayPal
@@ -435,9 +438,8 @@ def _plan(state: State, services: Services) -> dict[str, Any] | None:
 
 def _lifetime_spend(turn: Turn) -> float:
     """Payments less refunds over the verified customer's orders, in dollars."""
-    user = turn.value("get_user_details", {"user_id": turn.state.customer_id})
     total = 0.0
-    for order_id in (user or {}).get("orders", []):
+    for order_id in turn.user().get("orders", []):
         order = turn.value("get_order_details", {"order_id": order_id}) or {}
         for t in order.get("payment_history", []):
             sign = 1 if t["transaction_type"] == "payment" else -1
@@ -620,8 +622,7 @@ def _order(state: State, turn: Turn) -> tuple[dict[str, Any] | None, Update | No
     lang = state.language
     order_id = state.slots.get("order_id")
     if not order_id:
-        user = turn.value("get_user_details", {"user_id": state.customer_id}) or {}
-        ids = list(user.get("orders", []))
+        ids = list(turn.user().get("orders", []))
         asked = dict(state.slots.get("order_candidates", {}))
         orders = [
             o
@@ -1150,8 +1151,8 @@ def _account_info(state: State, turn: Turn) -> Update:
         listed = ", ".join(turn.pm_words(pid) for pid in methods)
         return _done(turn, render("info_methods", lang, methods=listed or "-"))
     if kind == "address":
-        user = turn.value("get_user_details", {"user_id": state.customer_id}) or {}
-        return _done(turn, render("info_address", lang, address=format_address(user["address"])))
+        address = format_address(turn.user().get("address", {}))
+        return _done(turn, render("info_address", lang, address=address))
     order, asked = _order(state, turn)
     if asked is not None:
         return asked
