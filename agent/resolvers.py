@@ -216,6 +216,13 @@ def _best_named(scored: list[tuple[Mapping[str, Any], int]]) -> list[Mapping[str
     return [i for i, s in scored if s == 1]
 
 
+# What follows these words is left out: "everything but the boots", "keep the hiking items".
+_EXCEPT: Final = re.compile(
+    r"\b(?:except|apart from|other than|besides|but not|(?<=everything )but|(?<=all )but|"
+    r"keep(?:ing)? the|not the|excepto|menos|salvo|sauf)\b"
+)
+
+
 def _option_words(item: Mapping[str, Any]) -> set[str]:
     values = dict(item.get("options", {})).values()
     return {w for v in values for w in words_of(str(v)) if w not in _GENERIC}
@@ -233,12 +240,7 @@ def named_items(text: str, items: Sequence[Mapping[str, Any]]) -> list[Mapping[s
     )
     excluded: list[Mapping[str, Any]] = []
     # "everything but the boots", "both beds, keep the headphones": what follows is left out.
-    split = re.split(
-        r"\b(?:except|apart from|other than|besides|but not|(?<=everything )but|(?<=all )but|"
-        r"keep(?:ing)? the|not the|excepto|menos|salvo|sauf)\b",
-        folded,
-        maxsplit=1,
-    )
+    split = _EXCEPT.split(folded, maxsplit=1)
     if len(split) == 2:
         after = set(words_of(split[1]))
         excluded = _best_named([(i, _mentions(str(i["name"]), after)) for i in items])
@@ -303,7 +305,8 @@ def candidate_orders(
     """The customer's orders that fit what they said, most telling clue first: the items they
     name, then status words ("the one that hasn't shipped"), then what the goal can act on (only
     pending orders can be cancelled). The whole list when nothing narrows it."""
-    said = set(words_of(text))
+    # Items the customer leaves out ("keep the hiking items") do not point at their order.
+    said = set(words_of(_EXCEPT.split(fold(text), maxsplit=1)[0]))
     scores = [
         (o, max((_mentions(str(i["name"]), said) for i in o["items"]), default=0)) for o in orders
     ]

@@ -187,3 +187,12 @@ def test_a_bare_name_counts_only_as_the_answer_to_who_are_you() -> None:
         "last_name": "Johnson",
     }
     assert read_identity("sounds good", expecting=True).as_dict() == {}
+
+
+def test_items_left_out_do_not_choose_the_order() -> None:
+    # tau2 task 33: "keep the hiking items" picked the pending order holding the hiking boots.
+    orders = [_order("#W1", "pending", "Hiking Boots"), _order("#W2", "delivered", "Office Chair")]
+    fits = candidate_orders(
+        "return the office stuff and keep the hiking boots", orders, "return_item"
+    )
+    assert [o["order_id"] for o in fits] == ["#W2"]
