@@ -3,19 +3,25 @@ methods picked out by what they say."""
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any
 
 import pytest
 
 from agent.resolvers import (
     IdentityClues,
+    available_options,
     candidate_orders,
     named_items,
     named_payment_methods,
     names_a_payment_method,
     order_label,
     read_identity,
+    read_variant_wish,
+    wanted_variants,
 )
+from tests.conftest import tau2_db_path
 
 
 @pytest.mark.parametrize(
@@ -196,3 +202,167 @@ def test_items_left_out_do_not_choose_the_order() -> None:
         "return the office stuff and keep the hiking boots", orders, "return_item"
     )
     assert [o["order_id"] for o in fits] == ["#W2"]
+
+
+# ----------------------------------------------------------------- the variant the customer wants
+
+
+@functools.cache
+def _catalogue() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """Each item id of the tau2 shop: its product and the variant itself."""
+    db = json.loads(tau2_db_path().read_text(encoding="utf-8"))
+    return {v["item_id"]: (p, v) for p in db["products"].values() for v in p["variants"].values()}
+
+
+def _wanted(item_id: str, text: str) -> list[str]:
+    product, current = _catalogue()[item_id]
+    fits = wanted_variants(text, current, list(product["variants"].values()))
+    assert all(v["available"] and v["item_id"] != item_id for v in fits)
+    return [v["item_id"] for v in fits]
+
+
+@pytest.mark.parametrize(
+    ("item_id", "text", "ids"),
+    [
+        # Values named exactly or loosely, with options kept.
+        ("9190635437", "the silver one with low brightness, still battery powered", ["7453605304"]),
+        ("8277474082", "size 9, same material", ["8106223139"]),  # hiking boots, 12 leather
+        ("1615379700", "size 9 but made of leather, also waterproof", ["8106223139"]),
+        ("1615379700", "size 8, same material, I don't care about waterproof", ["3613716226"]),
+        ("4068787148", "the 1000-piece version", ["3112842858", "4572024853"]),  # 500 art puzzle
+        ("4068787148", "1000 pieces", ["3112842858", "4572024853"]),
+        ("1684786391", "the 13-inch version", ["1657832319", "5052031638", "6056040996"]),
+        ("3453331371", "the 1 liter one", ["7661609223", "2439754078"]),  # 1000ml bottles
+        ("8479046075", "4 foot but same material and color", ["8920458606"]),
+        ("9612497925", "size XL", ["8124970213", "2060066974"]),
+        ("9612497925", "I'm looking for red", ["9354168549", "3234800602"]),  # "I'm" is no size M
+        (
+            "3928046918",
+            "can I get it in gray",
+            ["5726859009", "8054888773", "6309044598", "5917587651"],
+        ),
+        ("4548300368", "black lenses please", ["2198125883"]),  # the lens color, not the frame's
+        ("1793929609", "a gray office chair with fixed armrest made of leather", ["1071497737"]),
+        ("4983901480", "one compatible with Google Home instead of Apple HomeKit", ["7747408585"]),
+        ("6301799585", "a two-piece black one with soft material", ["8926329222"]),
+        ("4510078629", "black dial but keep the leather strap", ["9949163720"]),
+        ("3694871183", "a blue one, without water resistance", ["6077640618"]),
+        ("4602305039", "a canister one, bagless", ["7958300294"]),
+        ("2645006275", "not the white one", ["8798690242", "8098621301", "1583904702"]),
+        (
+            "8573379326",
+            "I want to exchange the red helmet for a blue one",
+            ["9013366374", "5886093635"],
+        ),
+        ("3358616356", "medium sized, red, high ventilation", ["8573379326"]),
+        (
+            "8555936349",
+            "{'color': 'black', 'battery life': '4 hours', 'water resistance': 'not resistant'}",
+            ["4063058357"],
+        ),
+        ("7292993796", "{'material': 'ceramic', 'stovetop compatibility': 'gas'}", ["3761330360"]),
+        # Comparisons over ordered options: the next value, unless the extreme is asked for.
+        (
+            "3453331371",
+            "a bigger one",
+            ["6777246137", "7199146548", "7843064651", "4579334072", "6974536207"],
+        ),
+        ("3229676465", "I want the biggest one", ["7661609223", "2439754078"]),
+        ("8384507844", "I want a brighter one", ["9083642334", "7624783998"]),
+        ("8384507844", "a less bright one please", ["9190635437", "1569765161", "7453605304"]),
+        ("8573379326", "red, but smaller", ["3358616356"]),
+        (
+            "9354168549",
+            "it's too big, one size smaller would be good. I like the cotton feeling.",
+            ["8124970213", "2060066974"],
+        ),
+        ("1176194968", "two sizes bigger", ["3234800602"]),  # S -> L
+        (
+            "3358616356",
+            "The size is too small and I want medium, plus high ventilation",
+            ["8573379326", "9013366374"],
+        ),
+        ("4068787148", "same difficulty, but 1000 more pieces", ["5546244844", "6245746168"]),
+        (
+            "6245746168",
+            "a more fancy theme, with 500 pieces less, keep the same difficulty level",
+            ["3112842858"],
+        ),
+        ("3614853563", "the easiest one with the fewest pieces", ["1096508426"]),
+        (
+            "5996159312",
+            "a slightly lower resolution, without changing the other options",
+            ["8363011723"],
+        ),
+        ("5996159312", "maximum zoom", ["9228757377"]),
+        ("7758198585", "one with a larger frame size", ["5606522780"]),
+        ("4293355847", "a shorter bamboo one", ["8176740019", "6843647669", "6673921677"]),
+        ("2106335193", "same size but more storage", ["6948061616"]),
+        ("3714494375", "keep the capacity and type but lower the pressure", ["7407838442"]),
+        ("5081446110", "a bigger bottle", ["9007697085"]),  # perfume 30ml -> 50ml
+        ("9799386954", "a bigger notebook", ["7579176349", "1199058591"]),  # A5 -> A4
+        ("5111440845", "a brighter bulb", ["7445824652"]),  # 60W -> 75W equivalent
+        # Prices: limits, against what was paid, the cheapest.
+        ("9083642334", "if it costs less than $140", ["5320792178"]),
+        ("9083642334", "black, under 140 dollars", ["5320792178"]),
+        ("9083642334", "the cheapest one", ["5320792178"]),
+        ("1684786391", "the cheapest i7 or above", ["6017636844"]),
+        (
+            "1810466394",
+            "the highest resolution waterproof camera I can get for the previous purchase price",
+            ["6117189161", "6700049080"],
+        ),
+    ],
+)
+def test_the_variant_the_customer_describes(item_id: str, text: str, ids: list[str]) -> None:
+    assert _wanted(item_id, text) == ids
+
+
+@pytest.mark.parametrize(
+    ("item_id", "text"),
+    [
+        ("2540052208", "a metal one"),  # every metal-band smart watch is unavailable
+        ("4068787148", "the 2000-piece art one"),  # unavailable
+        ("2216662955", "more RAM please"),  # 32GB is the most there is
+        ("2106335193", "a bigger screen"),  # 10-inch is the biggest tablet
+        ("3453331371", "something under $20"),
+    ],
+)
+def test_no_variant_fits(item_id: str, text: str) -> None:
+    assert _wanted(item_id, text) == []
+
+
+def test_nothing_asked_of_the_variant_is_told_apart_from_nothing_fitting() -> None:
+    product, current = _catalogue()["9083642334"]
+    variants = list(product["variants"].values())
+    assert not read_variant_wish("hello, I want to exchange it", current, variants).stated
+    assert wanted_variants("hello, I want to exchange it", current, variants) == []
+    assert read_variant_wish("a metal one", current, variants).stated is False  # no such option
+    assert read_variant_wish("under $20", current, variants).stated
+
+
+def test_the_current_item_is_never_offered() -> None:
+    # Every option of the current item named or kept: only the item itself would fit.
+    for item_id in ("9083642334", "7661609223", "8106223139", "3112842858"):
+        product, current = _catalogue()[item_id]
+        said = ", ".join(str(v) for v in current["options"].values())
+        assert _wanted(item_id, said) == []
+        assert _wanted(item_id, "the same one, same everything, " + said) == []
+    assert _wanted("9083642334", "same color, same brightness and the same power source") == []
+
+
+def test_unavailable_variants_are_never_offered() -> None:
+    # The 1000-piece art puzzles exist but are not available: only the others are offered.
+    assert _wanted("4068787148", "1000 pieces, art") == []
+    # Across the whole shop, whatever is asked (``_wanted`` checks availability itself).
+    firsts = {p["product_id"]: v["item_id"] for p, v in reversed(_catalogue().values())}
+    for item_id in firsts.values():
+        for text in ("a bigger one", "a cheaper one", "the cheapest", "the most expensive one"):
+            _wanted(item_id, text)
+
+
+def test_the_options_that_exist_are_listed_in_order() -> None:
+    product, _ = _catalogue()["9083642334"]
+    options = available_options(list(product["variants"].values()))
+    assert options["brightness"] == ["low", "medium", "high"]
+    assert options["color"] == ["black", "silver", "white"]
