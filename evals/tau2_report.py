@@ -1,7 +1,8 @@
 """The HTML report of ``concierge eval tau2``: per split the pass^k figures beside the published
-frontier ones, then every episode (reward, how it ended, the records that differ from the expected end
-state, the facts it had to tell) with its transcript folded under it. One self-contained file written
-beside the JSON report."""
+frontier ones, the failed episodes counted by fault (the agent's or the simulated customer's, and
+why), then every episode (reward, how it ended, its fault, the records that differ from the expected
+end state, the facts it had to tell) with its transcript folded under it. One self-contained file
+written beside the JSON report."""
 
 from __future__ import annotations
 
@@ -47,6 +48,35 @@ def _aggregates(report: Mapping[str, Any]) -> str:
     )
 
 
+def _faults(report: Mapping[str, Any]) -> str:
+    rows: list[Mapping[str, Any]] = report.get("faults") or []
+    if not rows:
+        return ""
+    splits = [s for s in report.get("aggregate") or {} if any(s in r for r in rows)]
+    head = "".join(f"<th>{_e(c)}</th>" for c in ("side", "reason", *splits, "total"))
+    body = "".join(
+        f"<tr><td>{_e(r['side'])}</td><td class='text'>{_e(r['reason'])}</td>"
+        + "".join(f"<td>{_e(r.get(s, 0))}</td>" for s in splits)
+        + f"<td>{_e(r['total'])}</td></tr>"
+        for r in rows
+    )
+    return (
+        "<h2>Failed episodes by fault</h2><p class='muted'>Each failed episode put down to the agent "
+        "or the simulated customer by the first rule that applies (evals/tau2_faults.py); "
+        "<i>unclear</i> ones are to be read in the transcript.</p>"
+        f"<table><tr>{head}</tr>{body}</table>"
+    )
+
+
+def _fault(episode: Mapping[str, Any]) -> str:
+    fault = episode.get("fault")
+    if not fault:
+        return "-"
+    return f"<b>{_e(fault['side'])}</b>: {_e(fault['reason'])}" + (
+        f"<br><span class='muted'>{_e(fault['detail'])}</span>" if fault.get("detail") else ""
+    )
+
+
 def _episode(episode: Mapping[str, Any]) -> str:
     ok = episode.get("reward") == 1.0
     verdict = "<span class='pass'>pass</span>" if ok else "<span class='fail'>fail</span>"
@@ -64,6 +94,7 @@ def _episode(episode: Mapping[str, Any]) -> str:
         f"<tr><td>{_e(episode['task'])}</td><td>{_e(episode['split'])}</td>"
         f"<td>{_e(episode['trial'])}</td><td>{verdict}</td><td>{_e(episode['ended'])}</td>"
         f"<td>{_e(episode['turns'])}</td><td>{_e(episode.get('seconds'))}</td>"
+        f"<td class='text'>{_fault(episode)}</td>"
         f"<td class='text'>{_e(', '.join(episode.get('diff') or []) or '-')}</td>"
         f"<td class='text'>{_e(facts)}</td><td class='text'><details><summary>transcript"
         f"</summary><table>{lines}</table><p>tools: {_e(tools or '-')}</p>"
@@ -78,7 +109,7 @@ def render_html(report: Mapping[str, Any]) -> str:
     episodes = report.get("episodes") or []
     table = (
         "<table><tr><th>task</th><th>split</th><th>trial</th><th>reward</th><th>ended</th>"
-        "<th>turns</th><th>s</th><th>records unlike the expected end state</th>"
+        "<th>turns</th><th>s</th><th>fault</th><th>records unlike the expected end state</th>"
         "<th>facts to tell</th><th>conversation</th></tr>"
         + "".join(_episode(e) for e in episodes)
         + "</table>"
@@ -90,6 +121,7 @@ def render_html(report: Mapping[str, Any]) -> str:
         f"split {_e(report.get('split'))}, {_e(report.get('trials'))} trial(s), "
         f"{_e(report.get('wall_seconds'))} s, {_e(report.get('when'))}</p>"
         + _aggregates(report)
+        + _faults(report)
         + f"<h2>Episodes ({len(episodes)})</h2>"
         + table
         + "</body></html>"

@@ -17,6 +17,9 @@ model is no judge of them. Whether the agent escalated is recorded.
 Our shop pauses returns and exchanges over ``risky_amount`` for a human's approval, a rule tau2's
 policy does not have; the simulation approves each such pause, as the staff following tau2's policy
 would, and counts them.
+
+The simulated customer errs too: each failed episode is put down to the agent or to the customer
+(``evals.tau2_faults``), and the report counts them, so the figure says what it measures.
 """
 
 from __future__ import annotations
@@ -48,6 +51,10 @@ if TYPE_CHECKING:
 Split = Literal["test", "train", "all"]
 
 STOP = "###STOP###"
+TRANSFER = "###TRANSFER###"
+OUT_OF_SCOPE = "###OUT-OF-SCOPE###"
+"""tau2's markers a simulated user ends the chat with: its goal met, handed to a person, or its
+scenario gives it nothing more to say."""
 GREETING = "Hi! How can I help you today?"
 """The agent's opening line, shown to the simulated customer only (tau2 opens the same way)."""
 
@@ -157,28 +164,55 @@ def load_tasks(tau2_dir: Path, split: Split = "test", *, adversarial: bool = Tru
 # --- the simulated customer -------------------------------------------------------------------------
 
 USER_PROMPT = """You play a customer who writes to an online shop's support chat. Speak as the \
-customer, in the first person, in one or two short sentences. You are not the agent: never offer \
-help, never ask the agent what it needs.
+customer, in the first person, one message at a time, in one or two short sentences. You are not \
+the agent: never offer help, never ask the agent what it needs.
 
-Your situation:
+Your situation (for you alone: never mention it, and never copy its wording except words it tells \
+you to say; say what you need in your own words, as a customer would):
 - Why you write: {reason}
 - What you know: {known}
 - What you don't know: {unknown}
 {behaviour}
-Give a detail (name, zip code, e-mail, order number, item) only when the agent asks for it, and \
-then give it from what you know: to verify you, the agent asks for your e-mail, or for your first \
-name, last name and zip code. Say yes when the agent describes exactly what you want. Set done \
-when everything you wanted is done, or the agent handed you to a person, or it cannot help."""
+Rules:
+- Keep to your situation. What it does not tell you, you do not know: if the agent asks for it, \
+say you don't know. Never invent a name, zip code, e-mail, order number or item.
+- Tell things bit by bit: give a detail only when the agent asks for it. To verify you, the agent \
+asks for your e-mail, or for your first name, last name and zip code.
+- Say yes when the agent describes exactly what you want; otherwise say what you want instead.
+- Go on until everything you came for is settled. The agent saying it cannot do something ends \
+nothing while your situation tells you what to ask next.
+- Set done when everything you came for is settled, when the agent hands you to a person, or when \
+your situation leaves you nothing to say next. (Writing plain text, end it with {stop} for the \
+first, {transfer} for the second, {out_of_scope} for the third.)"""
+
+
+def _said(text: str) -> str:
+    """A scenario field, or nothing for an empty one (some tasks' instructions are just ".")."""
+    return text.strip() if re.search(r"\w", text) else ""
 
 
 def user_prompt(task: Task) -> str:
-    """The simulated customer's instructions for ``task``."""
-    behaviour = " ".join(x for x in (task.persona, task.task_instructions) if x)
+    """The simulated customer's instructions for ``task``. Its rules are tau2-bench's for its
+    simulated user, in our words: keep to the scenario, invent nothing, never repeat the scenario's
+    wording, one detail at a time when asked, and the end markers for done, transfer and out of
+    scope. Ours adds how the agent verifies a customer and the reminder not to act as the agent,
+    which the small local models need."""
+    behaviour = "".join(
+        f"- {label}: {text}\n"
+        for label, text in (
+            ("Who you are", _said(task.persona)),
+            ("How you go about it", _said(task.task_instructions)),
+        )
+        if text
+    )
     return USER_PROMPT.format(
         reason=task.reason_for_call.strip(),
-        known=task.known_info.strip() or "(nothing else)",
-        unknown=task.unknown_info.strip() or "(nothing in particular)",
-        behaviour=f"- How you behave: {behaviour.strip()}\n" if behaviour else "",
+        known=_said(task.known_info) or "(nothing else)",
+        unknown=_said(task.unknown_info) or "(nothing in particular)",
+        behaviour=behaviour,
+        stop=STOP,
+        transfer=TRANSFER,
+        out_of_scope=OUT_OF_SCOPE,
     )
 
 
@@ -189,8 +223,8 @@ class CustomerTurn(BaseModel):
         description="What the customer writes next, in the customer's own words (first person)."
     )
     done: bool = Field(
-        description="True only when everything the customer wanted is done, or the agent handed "
-        "the chat to a human, or it cannot help."
+        description="True only when everything the customer came for is settled, or the agent "
+        "handed the chat to a human, or the customer's situation leaves nothing more to say."
     )
 
 
@@ -202,9 +236,12 @@ def clean_customer_text(text: str) -> tuple[str, bool]:
     """The customer's message in a model's output, and whether the customer ended the chat.
 
     Small models prefix a speaker ("Customer: ...") or go on to write the agent's side too; the message
-    is what comes before the agent's first line. ``###STOP###`` (tau2's marker) ends the chat."""
-    stop = STOP in text or "###TRANSFER###" in text
-    text = text.split(STOP)[0].split("###TRANSFER###")[0]
+    is what comes before the agent's first line. Any of tau2's markers (``###STOP###``,
+    ``###TRANSFER###``, ``###OUT-OF-SCOPE###``) ends the chat."""
+    markers = (STOP, TRANSFER, OUT_OF_SCOPE)
+    stop = any(m in text for m in markers)
+    for marker in markers:
+        text = text.split(marker)[0]
     kept: list[str] = []
     for line in text.strip().splitlines():
         if _OTHER_SPEAKER.match(line):
@@ -386,6 +423,9 @@ class Episode:
     seconds: float
     error: str | None = None
     nl_assertions: list[str] = field(default_factory=list)
+    fault: dict[str, str] | None = None
+    """A failed episode's fault (``evals.tau2_faults``): ``side`` (``agent``, ``customer`` or
+    ``unclear``), ``reason`` and ``detail``; None for one that passed."""
 
 
 class _Expected:
@@ -441,7 +481,9 @@ def play_episode(
     seed: int = 0,
     temperature: float = 0.7,
 ) -> Episode:
-    """One conversation between the simulated customer of ``task`` and the agent on ``store``."""
+    """One conversation between the simulated customer of ``task`` and the agent on ``store``; a
+    failed one carries its fault (:func:`evals.tau2_faults.classify`)."""
+    from evals.tau2_faults import classify
     from tools.tau2 import export_tau2
 
     started = time.perf_counter()
@@ -489,7 +531,7 @@ def play_episode(
     diff = state_diff(actual, expected)
     told = {info: communicated(info, agent_messages) for info in task.communicate_info}
     ok = not diff and all(told.values()) and error is None
-    return Episode(
+    episode = Episode(
         task=task.id,
         split=task.split,
         trial=trial,
@@ -511,10 +553,16 @@ def play_episode(
         error=error,
         nl_assertions=task.nl_assertions if task.split == "adversarial" else [],
     )
+    fault = classify(episode, task)
+    episode.fault = fault._asdict() if fault is not None else None
+    return episode
 
 
 def summarise(episodes: Sequence[Episode], trials: int) -> dict[str, Any]:
-    """Per split: pass^1..pass^k, DB and communicate rates, turns, cost in tokens and time."""
+    """Per split: pass^1..pass^k, DB and communicate rates, failed episodes by the side at fault,
+    turns, cost in tokens and time."""
+    from evals.tau2_faults import sides
+
     out: dict[str, Any] = {}
     for split in sorted({e.split for e in episodes}):
         group = [e for e in episodes if e.split == split]
@@ -538,6 +586,7 @@ def summarise(episodes: Sequence[Episode], trials: int) -> dict[str, Any]:
                 reason: sum(e.ended == reason for e in group)
                 for reason in ("customer", "handoff", "stuck", "max_turns", "error")
             },
+            "failed_by": sides(group),
             "approvals": sum(e.approvals for e in group),
             "mean_turns": _round(sum(e.turns for e in group) / n),
             "mean_seconds": _round(sum(e.seconds for e in group) / n),
@@ -679,6 +728,10 @@ def run_tau2(
 def report(
     episodes: Sequence[Episode], *, trials: int, split: str, user: str, agent: str, seconds: float
 ) -> dict[str, Any]:
+    """The run's JSON report: settings, the aggregate per split, the failed episodes counted by
+    fault (side and reason) and every episode."""
+    from evals.tau2_faults import fault_table
+
     return {
         "kind": "tau2",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -689,6 +742,7 @@ def report(
         "wall_seconds": round(seconds, 1),
         "published_frontier": PUBLISHED_FRONTIER,
         "aggregate": summarise(episodes, trials),
+        "faults": fault_table(episodes),
         "episodes": [asdict(e) for e in episodes],
     }
 
@@ -755,9 +809,11 @@ def main(
                 )
                 target.write_text(json.dumps(current(), indent=2))
                 if not console.is_terminal:
+                    fault = episode.fault
                     console.print(
                         f"task {episode.task} trial {episode.trial}: reward {episode.reward:.0f} "
                         f"({episode.ended}, {episode.turns} turns, {episode.seconds:.1f} s)"
+                        + (f"; fault: {fault['side']}, {fault['reason']}" if fault else "")
                     )
 
             run_tau2(
@@ -807,3 +863,13 @@ def _print(console: Console, result: dict[str, Any]) -> None:
         "published frontier models, retail: "
         + ", ".join(f"{k} ~{v:.2f}" for k, v in result["published_frontier"].items())
     )
+    faults = result.get("faults") or []
+    if faults:
+        by_fault = Table(title="failed episodes by fault (rules in evals/tau2_faults.py)")
+        for column in ("side", "reason", *splits, "total"):
+            by_fault.add_column(column, justify="right" if column in (*splits, "total") else "left")
+        for row in faults:
+            by_fault.add_row(
+                row["side"], row["reason"], *(str(row.get(s, 0)) for s in splits), str(row["total"])
+            )
+        console.print(by_fault)
