@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Final
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, RemoveMessage
 from langgraph.config import get_config
@@ -25,12 +25,15 @@ from agent.guardrails import agent_logger, check_grounding, order_ids
 from agent.language import detect_language
 from agent.resolvers import (
     IdentityClues,
+    available_options,
     candidate_orders,
     named_items,
     named_payment_methods,
     names_a_payment_method,
     order_label,
     read_identity,
+    read_variant_wish,
+    words_of,
 )
 from agent.services import Services, resolve
 from agent.state import Pending, State, ToolCall, Understanding
@@ -40,14 +43,16 @@ from agent.understanding import (
     cancel_reason,
     choose_goal,
     describe_options,
+    fold,
     format_address,
     goal_cue,
     info_kind,
     named_option_values,
     parse_address,
-    pick_variant,
     refund_choice,
+    request_parts,
     suspicious,
+    yes_and_more,
     yes_no,
 )
 from knowledge.retrieval import passage_excerpt
@@ -98,6 +103,8 @@ class Turn:
         self.calls: list[ToolCall] = list(state.tool_calls)
         self.notes: list[str] = list(state.notes)
         self._user: dict[str, Any] | None = None
+        self.queued: list[dict[str, Any]] = []
+        """Requests found while this one was read (the same return over two orders), queued."""
         self.ctx = ToolContext(
             services.store,
             customer_id=state.customer_id,
@@ -300,7 +307,12 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
     pending = state.pending
     order_id = _entity(u, "order_id")
     if pending is not None:
-        answer = yes_no(text, action=pending["tool"])
+        answer = _confirms(text, pending["tool"])
+        more = yes_and_more(text, action=pending["tool"])
+        if answer and more:
+            # "yes, and then return the backpack too": this write is confirmed, and the further
+            # request waits its turn.
+            update["queue"] = [*_requests(more), *state.queue]
         other_order = order_id is not None and _same_order(order_id) != _same_order(
             str(pending["arguments"].get("order_id", ""))
         )
@@ -312,18 +324,25 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
             if other_order:
                 slots = {}
         elif not reasons:
-            return {"route": "act" if answer is not None else "clarify"}
+            return {**update, "route": "act" if answer is not None else "clarify"}
+    said = text
+    parts = request_parts(text) if (new_goal or not goal) and not answering else []
+    if len(parts) > 1:
+        # Several requests at once ("cancel the sunglasses and return the coffee maker"): the
+        # first is followed now, each with its own words, and the others wait their turn.
+        new_goal, said = parts[0]
+        update["queue"] = [*(_request(g, w) for g, w in parts[1:]), *state.queue]
     if new_goal is not None and new_goal != goal and new_goal != "human":
         # A new goal keeps the order the customer was talking about.
         slots = {k: v for k, v in slots.items() if k == "order_id"}
         goal = new_goal
         update.update(goal=goal, awaiting=None, clarified=False)
-    if order_id:
+    if order_id and (len(parts) < 2 or _same_order(order_id) in _same_order(said)):
         slots["order_id"] = order_id
     if goal:
         # Everything said about this request, so a detail given before a question (the item, the
         # reason, where the refund goes) is not asked for again.
-        slots["said"] = [*slots.get("said", []), text][-6:]
+        slots["said"] = [*slots.get("said", []), said][-6:]
     update["slots"] = slots
     if goal == "complaint" and state.customer_id and not reasons:
         spend = state.lifetime_spend
@@ -382,6 +401,27 @@ _STRONG_CUES = frozenset(
         "change_payment",
     }
 )
+
+
+def _confirms(text: str, tool: str) -> bool | None:
+    """The answer to "shall I ...?": yes, no, or unclear; a clear yes followed by a further request
+    ("yes, and then return the backpack too") is a yes."""
+    answer = yes_no(text, action=tool)
+    if answer is None and yes_and_more(text, action=tool) is not None:
+        return True
+    return answer
+
+
+def _request(goal: str, said: str, order_id: str | None = None) -> dict[str, Any]:
+    """A request waiting in the queue: its goal and the customer's words for it."""
+    request: dict[str, Any] = {"goal": goal, "said": [said]}
+    if order_id:
+        request["order_id"] = order_id
+    return request
+
+
+def _requests(text: str) -> list[dict[str, Any]]:
+    return [_request(goal, said) for goal, said in request_parts(text)]
 
 
 def _same_order(order_id: str) -> str:
@@ -563,14 +603,72 @@ def act(state: State, runtime: Runtime[Context]) -> Update:
     ctx = runtime.context
     turn = Turn(state, resolve(ctx))
     if state.pending is not None:
-        return _confirmed(state, turn)
+        return _next_request(state, turn, _confirmed(state, turn))
     plan = state.slots.get("plan")
     if isinstance(plan, dict):
         return _planned(state, turn, plan)
+    return _next_request(state, turn, _run_flow(state, turn))
+
+
+def _run_flow(state: State, turn: Turn) -> Update:
     flow = _FLOWS.get(state.goal or "")
     if flow is None:
         return turn.update(draft=render("rephrase", state.language))
     return flow(state, turn)
+
+
+def _next_request(state: State, turn: Turn, update: Update) -> Update:
+    """When a request ends (done, declined) and the customer asked for more in the same breath,
+    the next one starts at once: "Done, the order is cancelled. Now, the coffee maker: ..."."""
+    queue = list(update.get("queue", state.queue)) + turn.queued
+    while (
+        queue
+        and update.get("goal", state.goal) is None
+        and update.get("route") != "escalate"
+        and update.get("pending") is None
+    ):
+        request, queue = queue[0], queue[1:]
+        slots: dict[str, Any] = {"said": list(request["said"])}
+        order_id = request.get("order_id") or next(iter(order_ids(" ".join(slots["said"]))), None)
+        if order_id:
+            slots["order_id"] = order_id
+        state = replace(
+            state,
+            goal=request["goal"],
+            slots=slots,
+            awaiting=None,
+            pending=None,
+            queue=queue,
+            done=update.get("done", state.done),
+            failures=update.get("failures", state.failures),
+        )
+        turn.queued = []
+        following = _run_flow(state, turn)
+        queue = queue + turn.queued
+        draft = f"{_without_anything_else(update['draft'], state.language)} {following['draft']}"
+        update = {
+            **update,
+            "goal": request["goal"],
+            "slots": slots,
+            "awaiting": None,
+            "pending": None,
+            **following,
+            "draft": draft.strip(),
+        }
+    if queue or "queue" in update or state.queue:
+        update["queue"] = queue
+    return update
+
+
+def _without_anything_else(draft: str, lang: str) -> str:
+    """A finished request's reply, less its "anything else?", when another request follows."""
+    for key in ("anything_else", "declined"):
+        tail = render(key, lang)
+        if draft.endswith(tail):
+            draft = draft[: -len(tail)].rstrip()
+            if key == "declined":
+                draft = f"{draft} {render('declined_short', lang)}"
+    return draft.strip()
 
 
 def after_act(state: State) -> str:
@@ -632,12 +730,22 @@ def _order(state: State, turn: Turn) -> tuple[dict[str, Any] | None, Update | No
         ]
         # An answer to "which order?" is read on its own; a first request with all it said.
         text = _last_user_text(state) if asked else _request_text(state)
+        listed = [o for oid in asked for o in orders if o["order_id"] == oid]
+        if listed and (picked := _ordinal(text, listed)) is not None:
+            return dict(picked), None  # "the first one"
         fits = candidate_orders(text, orders, state.goal)
         # After "I couldn't find #W...", a "yes" must not act on an order never mentioned.
         after_not_found = state.awaiting == "order_id" and not asked
         if len(fits) == 1 and not (after_not_found and len(orders) == 1 and fits == orders):
             order: dict[str, Any] = dict(fits[0])
             return order, None
+        spread = _spread_over_orders(text, fits) if state.goal in _ITEM_GOALS and not asked else []
+        if spread:
+            # "return the headphones and the earbuds", bought in two orders: one request per
+            # order, this one first, the others queued.
+            first, *others = spread
+            turn.queued.extend(_request(str(state.goal), text, o["order_id"]) for o in others)
+            return dict(first), None
         if not orders:
             return None, turn.update(draft=render("ask_order_id", lang, orders=""),
                                      awaiting="order_id")  # fmt: skip
@@ -660,6 +768,29 @@ def _order(state: State, turn: Turn) -> tuple[dict[str, Any] | None, Update | No
         return None, _fail(state, turn, draft, slots=slots, awaiting="order_id")
     found: dict[str, Any] = outcome.value
     return found, None
+
+
+_ITEM_GOALS: Final = frozenset({"return_item", "exchange_item"})
+
+
+def _spread_over_orders(text: str, orders: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The orders, in the order the customer named their items, when the items named are spread
+    over them, each order holding items the others do not ("the headphones and the earbuds");
+    empty when an item could be in more than one of them (two orders with a puzzle: ask)."""
+    names: list[set[str]] = []
+    for order in orders:
+        named = {str(i["name"]) for i in named_items(text, order["items"])}
+        if not named or any(named & other for other in names):
+            return []
+        names.append(named)
+    folded = fold(text)
+
+    def first_mention(named: set[str]) -> int:
+        positions = [folded.find(w) for n in named for w in words_of(n) if w in folded]
+        return min(positions, default=len(folded))
+
+    ranked = sorted(zip(orders, names, strict=True), key=lambda pair: first_mention(pair[1]))
+    return [order for order, _ in ranked]
 
 
 def _ask_confirmation(
@@ -697,7 +828,7 @@ def _confirmed(state: State, turn: Turn) -> Update:
     lang = state.language
     pending = state.pending
     assert pending is not None
-    if yes_no(_last_user_text(state), action=pending["tool"]) is not True:
+    if _confirms(_last_user_text(state), pending["tool"]) is not True:
         return _done(turn, render("declined", lang))
     approver = pending.get("approved_by") if pending["approved"] else None
     if pending.get("needs_approval") and not pending["approved"]:
@@ -916,7 +1047,13 @@ def _refund_target(
     if choice == "gift_card":
         cards = [pid for pid, pm in turn.payment_methods().items() if pm["source"] == "gift_card"]
         return cards[0] if cards else original
-    return original if choice == "original" else None
+    if choice == "original":
+        return original
+    gift_cards = {pid for pid, pm in methods.items() if pm["source"] == "gift_card"}
+    if not any_method and original and gift_cards <= {original}:
+        # Nowhere else the money could go: the confirmation says where, nothing to ask.
+        return original
+    return None
 
 
 def _chosen_items(text: str, items: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -996,24 +1133,38 @@ def _exchange(state: State, turn: Turn, order: dict[str, Any]) -> Update:
     product = turn.value("get_product_details", {"product_id": item["product_id"]}) or {}
     variants = list(product.get("variants", {}).values())
     option_text = text if state.awaiting == "variant" else _request_text(state)
-    wanted = {
-        k: v for k, v in named_option_values(option_text, variants).items()
-        if str(item["options"].get(k, "")).lower() != v.lower()
-    }  # fmt: skip
-    if not wanted:
+    offered = [v for v in variants if v["item_id"] in slots.get("offered", [])]
+    wish = read_variant_wish(option_text, item, variants)
+    if offered and state.awaiting == "variant":
+        # An answer to "which of these?": read against what was offered, by its options or
+        # its place in the list ("the second one").
+        picked = _ordinal(text, offered)
+        fits = [picked] if picked else (wish.fits(offered) if wish.stated else [])
+        fits = fits or (wish.fits(variants) if wish.stated else [])
+    else:
+        fits = wish.fits(variants) if wish.stated else []
+    if not wish.stated and not fits:
         others = [v for v in variants if v["item_id"] != item["item_id"] and v.get("available")]
         example = describe_options(others[0]["options"]) if others else ""
         ask = render("ask_variant", lang, item=item["name"],
                      options=describe_options(item["options"]), example=example)  # fmt: skip
         return turn.update(draft=ask, slots=slots, awaiting="variant")
-    variant = pick_variant(item, wanted, variants)
-    if variant is None:
+    if not fits:
         available = "; ".join(
-            describe_options(v["options"]) for v in variants if v.get("available")
+            f"{k}: {', '.join(vs)}" for k, vs in available_options(variants).items()
         )
-        draft = render("no_variant", lang, item=item["name"], wanted=describe_options(wanted),
-                       available=available or "-")  # fmt: skip
+        draft = render("no_variant", lang, item=item["name"], available=available or "-")
         return _fail(state, turn, draft, slots=slots, awaiting="variant")
+    if len(fits) > 1:
+        # Several fit: offered once, with their prices, for the customer to choose.
+        choices = "\n".join(
+            f"{n}. {describe_options(v['options'])} (${float(v['price']):.2f})"
+            for n, v in enumerate(fits[:5], 1)
+        )
+        draft = render("choose_variant", lang, item=item["name"], choices=choices)
+        slots["offered"] = [v["item_id"] for v in fits[:5]]
+        return turn.update(draft=draft, slots=slots, awaiting="variant")
+    variant = fits[0]
     target = (
         _refund_target(state, turn, order, _request_text(state), any_method=True)
         or _original_pm(order)
@@ -1038,6 +1189,24 @@ def _exchange(state: State, turn: Turn, order: dict[str, Any]) -> Update:
     summary = render("confirm_exchange", lang, item=item["name"], old=old, new=new,
                      order_id=order_id, difference=difference)  # fmt: skip
     return _ask_confirmation(state, turn, "exchange_delivered_order_items", args, summary, slots)
+
+
+_ORDINALS: Final = (
+    r"\b(first|1st|primer[oa]?|premier|premiere)\b|^\s*1\s*[.)]?\s*$",
+    r"\b(second|2nd|segund[oa]|deuxieme|seconde?)\b|^\s*2\s*[.)]?\s*$",
+    r"\b(third|3rd|tercer[oa]?|troisieme)\b|^\s*3\s*[.)]?\s*$",
+    r"\b(fourth|4th|cuart[oa]|quatrieme)\b|^\s*4\s*[.)]?\s*$",
+    r"\b(fifth|5th|quint[oa]|cinquieme)\b|^\s*5\s*[.)]?\s*$",
+)
+
+
+def _ordinal(text: str, offered: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The variant a customer picks by its place in the list offered: "the second one", "2"."""
+    folded = fold(text)
+    if re.search(r"\b(last|ultim[oa]|dernier|derniere)\b", folded):
+        return offered[-1]
+    found = [n for n, rx in enumerate(_ORDINALS) if n < len(offered) and re.search(rx, folded)]
+    return offered[found[0]] if len(found) == 1 else None
 
 
 def _change_order_address(state: State, turn: Turn, order: dict[str, Any]) -> Update:

@@ -107,6 +107,25 @@ def _name_ok(*words: str) -> bool:
     return all(w.lower() not in _NOT_NAMES and len(w) >= 2 for w in words)
 
 
+# "please update my address to 1200 Oak Avenue, Austin, TX 78701": that zip is the new address's,
+# not the one on the account that verifies the customer.
+_NEW_ADDRESS: Final = re.compile(
+    r"\b(change|update|correct|fix|new|moved?|ship (it|them|this|the order) to|send (it|them) to|"
+    r"nueva|cambiar|nouvelle|changer)\b",
+    re.IGNORECASE,
+)
+
+
+def _new_address_zip(text: str, start: int) -> bool:
+    before = text[:start]
+    change = _NEW_ADDRESS.search(before)
+    return bool(
+        change
+        and re.search(r"\b[A-Z]{2},?\s*$", before)
+        and re.search(r"\b\d{1,6}\s+[A-Za-z]", before[change.end() :])
+    )
+
+
 def read_identity(text: str, *, expecting: bool = False) -> IdentityClues:
     """E-mail, first and last name, zip code and user id, however the customer phrased them:
     "my first name is Mei and my last name is Patel, zip 76165", "I'm Mei Patel from 76165",
@@ -117,7 +136,7 @@ def read_identity(text: str, *, expecting: bool = False) -> IdentityClues:
     user_id = m.group(1).lower() if (m := _USER_ID.search(text)) else None
     # Zips are read outside e-mails and user ids, which may hold digits of their own.
     rest = _USER_ID.sub(" ", _EMAIL.sub(" ", text))
-    zips = _ZIP.findall(rest)
+    zips = [m.group(1) for m in _ZIP.finditer(rest) if not _new_address_zip(rest, m.start())]
     first = last = None
     if (m := _FIRST.search(rest)) and _name_ok(m.group(1)):
         first = m.group(1)
@@ -483,7 +502,7 @@ _FILLERS: Final = _vocabulary(
 # Words that may join the options kept: "same size and color", "the material stays the same".
 _KEEP_GLUE: Final = _vocabulary(
     "and the same as before stays stay remains remain is be too also its my their original",
-    "current exact of",
+    "current exact of number amount count",
 )
 # Words that mark what follows as the item the customer has, not the one they want.
 _CURRENT_CUES: Final = _vocabulary(

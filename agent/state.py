@@ -142,5 +142,8 @@ class State(InputState):
     done: list[str] = field(default_factory=list)
     """The writes this conversation completed (``tool:order``), so a request repeated after it
     is done is answered as done, not refused as a failure."""
+    queue: list[dict[str, Any]] = field(default_factory=list)
+    """Requests the customer made together with the current one ("cancel the sunglasses and return
+    the coffee maker"), each ``{"goal", "said", "order_id"?}``, taken up in turn as each ends."""
     repeats: int = 0
     """How many replies in a row were the same as the one before."""

@@ -189,10 +189,15 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
         "exemple : {example}.",
     ),
     "no_variant": (
-        "I couldn't find an available {item} matching '{wanted}'. Available options: {available}.",
-        "No encontré {item} disponible con '{wanted}'. Opciones disponibles: {available}.",
-        "Je n'ai pas trouvé de {item} disponible correspondant à « {wanted} ». Options disponibles : "
-        "{available}.",
+        "I couldn't find an available {item} like that. Here is what we have: {available}.",
+        "No encontré {item} disponible así. Esto es lo que tenemos: {available}.",
+        "Je n'ai pas trouvé de {item} disponible de ce type. Voici ce que nous avons : {available}.",
+    ),
+    "choose_variant": (
+        "Several {item} options fit what you asked for:\n{choices}\nWhich one would you like?",
+        "Varias opciones de {item} encajan con lo que pide:\n{choices}\n¿Cuál prefiere?",
+        "Plusieurs options de {item} correspondent à votre demande :\n{choices}\nLaquelle "
+        "souhaitez-vous ?",
     ),
     "confirm_exchange": (
         "To confirm: exchange {item} ({old}) for ({new}) on order {order_id}; {difference}. Shall I "
@@ -231,6 +236,11 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
         "Please answer yes or no. {summary}",
         "Responda sí o no, por favor. {summary}",
         "Répondez par oui ou non, s'il vous plaît. {summary}",
+    ),
+    "declined_short": (
+        "OK, I've left that as it is.",
+        "De acuerdo, lo he dejado como estaba.",
+        "D'accord, je n'y ai rien changé.",
     ),
     "declined": (
         "OK, I haven't changed anything. Is there anything else I can help with?",

@@ -8,6 +8,7 @@ classifier is unsure.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -294,6 +295,127 @@ def yes_no(text: str, action: str | None = None) -> bool | None:
     return True if all(w in allowed for w in words) else None
 
 
+# ------------------------------------------------------------------------- several requests at once
+
+# The requests a customer can ask for several of in one breath ("cancel the sunglasses and return the
+# coffee maker"), each named by a verb strict enough that a word in passing ("my email address", "the
+# return policy") does not start one.
+_PART_CUES: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
+    ("cancel_order", _rx(r"\b(cancel\w*|cancelar|anular|annuler)\b")),
+    (
+        "return_item",
+        _rx(
+            r"\b(return(ing)?|send (it|them|this|\w+) back|devolver\w*|retourner|renvoyer)\b"
+            r"(?! (policy|policies|window|label|period))"
+        ),
+    ),
+    (
+        "exchange_item",
+        _rx(r"\b(exchange|swap|switch (it|them|this) for|echanger|intercambiar)\b"),
+    ),
+    (
+        "change_address",
+        _rx(
+            r"\b((change|update|correct|fix|new)\b[\w ]{0,24}?(?<!e-mail )(?<!email )address|"
+            r"i (just )?moved|ship (it|them|this|the order) to)\b"
+        ),
+    ),
+    (
+        "change_payment",
+        _rx(
+            r"\b((switch|change|update) (the |my )?payment|pay (for (it|this|the order) )?with my)\b"
+        ),
+    ),
+)
+# Where one request's words end and the next one's begin: a sentence end, a comma or semicolon, or
+# a joining word ("and also", "then", "plus").
+_CLAUSE_BREAK: Final = _rx(
+    r"[.;!?]\s+|,\s*|\s+(and|also|then|plus|as well as|y|ademas|et|aussi|puis)\s+"
+)
+_ALTERNATIVE: Final = _rx(r"\b(or|otherwise|if|unless|o|si|sino|sinon|ou)\b")
+_REDIRECT: Final = _rx(
+    r"\b(instead|rather|actually|not|don'?t|do not|wait|hold on|en lugar|en vez|mas bien|plutot|"
+    r"au lieu)\b"
+)
+
+
+def _folded_with_index(text: str) -> tuple[str, list[int]]:
+    """``fold(text)`` and, for each of its characters, the index of the character it came from."""
+    chars: list[str] = []
+    where: list[int] = []
+    for i, c in enumerate(text):
+        f = fold(c)
+        chars.append(f)
+        where.extend([i] * len(f))
+    return "".join(chars), where
+
+
+def request_parts(text: str) -> list[tuple[str, str]]:
+    """The separate requests of one message, in the order said, each with its own words:
+    ``[("cancel_order", "cancel the sunglasses order, I ordered them by mistake,"),
+    ("return_item", "and I also want to return the coffee maker")]``. One request (the same one
+    named twice, "return the lamp and return the kettle", is one) comes back whole; a message
+    that names none gives an empty list."""
+    folded, where = _folded_with_index(text)
+    hits = sorted((m.start(), goal) for goal, rx in _PART_CUES for m in rx.finditer(folded))
+    starts: list[tuple[str, int]] = []
+    for start, goal in hits:
+        if not starts or starts[-1][0] != goal:
+            starts.append((goal, start))
+    if not starts:
+        return []
+    if len(starts) == 1 or any(
+        _ALTERNATIVE.search(folded, a, b) for (_, a), (_, b) in itertools.pairwise(starts)
+    ):
+        # One request, or one with its alternative ("exchange it, or return it if that costs
+        # more"): the customer wants one of them, so they are not queued one after the other.
+        return [(starts[0][0], text.strip())]
+    cuts = [0]
+    for (_, previous), (_, start) in itertools.pairwise(starts):
+        breaks = [m.start() for m in _CLAUSE_BREAK.finditer(folded, previous, start)]
+        cuts.append(breaks[-1] if breaks else start)
+    cuts.append(len(folded))
+    spans = [(where[a] if a < len(where) else len(text), where[b] if b < len(where) else len(text))
+             for a, b in itertools.pairwise(cuts)]  # fmt: skip
+    return [
+        (goal, text[a:b].strip(" ,;.!")) for (goal, _), (a, b) in zip(starts, spans, strict=True)
+    ]
+
+
+def yes_and_more(text: str, action: str | None = None) -> str | None:
+    """The further request that follows a clear yes ("yes. and after that can you return the
+    backpack too?"): the words of that request, or None. A yes that is redirected ("yes, but
+    cancel the other one instead", "yes, actually return it") is not one."""
+    folded, where = _folded_with_index(text)
+    for m in _CLAUSE_BREAK.finditer(folded):
+        if "?" in m.group():
+            return None  # "yes? and ...": a question, not a yes
+        rest = folded[m.start() :]
+        if yes_no(folded[: m.start()], action=action) is not True:
+            continue
+        goals = {goal for goal, rx in _PART_CUES if rx.search(rest)}
+        if _REDIRECT.search(rest) or not goals:
+            return None
+        if goals == {_TOOL_GOALS.get(action or "")} and not _ADDITION.search(rest):
+            return None  # "yes, cancel it": the yes with its own action's verb, nothing more
+        return text[where[m.start()] :].strip(" ,;.!?")
+    return None
+
+
+_TOOL_GOALS: Final[Mapping[str, str]] = {
+    "cancel_pending_order": "cancel_order",
+    "return_delivered_order_items": "return_item",
+    "exchange_delivered_order_items": "exchange_item",
+    "modify_pending_order_items": "exchange_item",
+    "modify_pending_order_address": "change_address",
+    "modify_user_address": "change_address",
+    "modify_pending_order_payment": "change_payment",
+}
+_ADDITION: Final = _rx(
+    r"\b(too|also|as well|another|other|second|next|after that|then|tambien|otro|otra|aussi|autre)\b"
+)
+
+
 _MISTAKE: Final = _rx(
     r"\b(mistake|by accident|wrong|error|equivocacion|equivoque|erreur|par erreur)\b"
 )
@@ -460,27 +582,6 @@ def named_option_values(text: str, variants: Iterable[Mapping[str, Any]]) -> dic
             if mentioned and len(str(value)) > len(named.get(key, "")):
                 named[key] = str(value)
     return named
-
-
-def pick_variant(
-    current: Mapping[str, Any], wanted: Mapping[str, str], variants: Iterable[Mapping[str, Any]]
-) -> Mapping[str, Any] | None:
-    """The available variant with the wanted options, keeping every other option of ``current``
-    where possible; None when no available variant has them."""
-    best: tuple[int, Mapping[str, Any]] | None = None
-    current_options = {k: str(v).lower() for k, v in dict(current.get("options", {})).items()}
-    for variant in variants:
-        options = {k: str(v).lower() for k, v in dict(variant.get("options", {})).items()}
-        if variant.get("item_id") == current.get("item_id") or not variant.get("available"):
-            continue
-        if variant.get("stock") == 0:
-            continue
-        if any(options.get(k) != v.lower() for k, v in wanted.items()):
-            continue
-        kept = sum(1 for k, v in current_options.items() if k not in wanted and options.get(k) == v)
-        if best is None or kept > best[0]:
-            best = (kept, variant)
-    return best[1] if best else None
 
 
 def describe_options(options: Mapping[str, Any]) -> str:

@@ -334,15 +334,24 @@ def test_an_order_number_alone_starts_with_what_the_order_is_doing(
 def test_yes_please_to_the_refund_question_means_the_original_method(
     make_agent: AgentFactory,
 ) -> None:
-    order, customer = find_order(make_agent().store, "delivered", min_items=2)
-    h = make_agent(verified_customer_id=customer.id, risky_amount=100_000.0)
-    item = order.items[0]
-    r = h.agent.send("c", f"I'd like to return the {item.name} from {order.id}")
+    # raj_sanchez_2970 paid #W7736708 by card and has a gift card: the refund could go to either.
+    h = make_agent(verified_customer_id="raj_sanchez_2970", risky_amount=100_000.0)
+    r = h.agent.send("c", "I'd like to return the Headphones from #W7736708")
     assert "original payment method" in r.reply
     r = h.agent.send("c", "yes please")
     pending = h.agent.state("c").pending
     assert pending is not None and "yes/no" in r.reply
-    assert pending["arguments"]["payment_method_id"] == order.transactions[0].payment_method_id
+    assert pending["arguments"]["payment_method_id"] == "credit_card_3362387"
+
+
+def test_a_refund_with_one_possible_destination_is_not_asked_about(
+    make_agent: AgentFactory,
+) -> None:
+    # yusuf_hernandez_6467 has PayPal only: the confirmation says where the money goes.
+    h = make_agent(verified_customer_id="yusuf_hernandez_6467")
+    r = h.agent.send("c", "I'd like to return the coffee maker")
+    assert "original payment method" not in r.reply
+    assert "PayPal" in r.reply and "yes/no" in r.reply
 
 
 def test_a_request_repeated_after_it_is_done_is_answered_as_done(make_agent: AgentFactory) -> None:
@@ -354,3 +363,69 @@ def test_a_request_repeated_after_it_is_done_is_answered_as_done(make_agent: Age
     for _ in range(2):
         r = h.agent.send("c", f"I want to cancel {order.id}, I no longer need it")
         assert "already taken care of" in r.reply and not r.escalated
+
+
+# ------------------------------------------------------------- several requests in one conversation
+
+
+def _status(h: Harness, order_id: str) -> str:
+    return order_status(h.store, order_id)
+
+
+def test_two_requests_in_one_message_are_confirmed_and_done_in_turn(
+    make_agent: AgentFactory,
+) -> None:
+    # yusuf_hernandez_6467: #W2033238 pending (Sunglasses), #W1633718 delivered (Coffee Maker).
+    h = make_agent(verified_customer_id="yusuf_hernandez_6467")
+    r = h.agent.send(
+        "c",
+        "hi, two things: cancel the sunglasses order, i ordered them by mistake, and i also "
+        "want to return the coffee maker, it leaks",
+    )
+    assert "#W2033238" in r.reply and "yes/no" in r.reply
+    assert "Coffee Maker" not in r.reply  # one question at a time
+    r = h.agent.send("c", "yes")
+    assert _status(h, "#W2033238") == "cancelled"
+    assert "Coffee Maker" in r.reply and "yes/no" in r.reply  # the next request, straight away
+    assert "anything else" not in r.reply.lower()
+    assert _status(h, "#W1633718") == "delivered"  # nothing before its own yes
+    r = h.agent.send("c", "yes")
+    assert _status(h, "#W1633718") == "return requested"
+    assert "anything else" in r.reply.lower()
+
+
+def test_declining_the_first_request_still_takes_up_the_next(make_agent: AgentFactory) -> None:
+    h = make_agent(verified_customer_id="yusuf_hernandez_6467")
+    h.agent.send(
+        "c", "cancel the sunglasses order (ordered by mistake) and return the coffee maker"
+    )
+    r = h.agent.send("c", "no")
+    assert _status(h, "#W2033238") == "pending"
+    assert "haven't changed" in r.reply or "left that" in r.reply
+    assert "Coffee Maker" in r.reply and "yes/no" in r.reply
+
+
+def test_a_yes_that_adds_a_request_confirms_this_one_and_queues_the_other(
+    make_agent: AgentFactory,
+) -> None:
+    h = make_agent(verified_customer_id="yusuf_hernandez_6467")
+    h.agent.send("c", "please cancel my sunglasses order, i ordered it by mistake")
+    r = h.agent.send("c", "yes. and after that can you return the backpack too? it's too small")
+    assert _status(h, "#W2033238") == "cancelled"
+    assert "Backpack" in r.reply and "yes/no" in r.reply
+    assert _status(h, "#W7133840") == "delivered"
+    r = h.agent.send("c", "yes please")
+    assert _status(h, "#W7133840") == "return requested"
+
+
+def test_items_named_from_two_orders_become_one_return_per_order(make_agent: AgentFactory) -> None:
+    # raj_sanchez_2970: Headphones in #W7736708, Wireless Earbuds in #W1067251, both delivered.
+    h = make_agent(verified_customer_id="raj_sanchez_2970")
+    r = h.agent.send("c", "I'd like to return the headphones and the wireless earbuds, refund to "
+                          "my credit card please")  # fmt: skip
+    assert "Headphones" in r.reply and "Earbuds" not in r.reply
+    r = h.agent.send("c", "yes")
+    assert _status(h, "#W7736708") == "return requested"
+    assert "Earbuds" in r.reply and "yes/no" in r.reply
+    h.agent.send("c", "yes")
+    assert _status(h, "#W1067251") == "return requested"

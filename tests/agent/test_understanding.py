@@ -14,7 +14,9 @@ from agent.understanding import (
     choose_goal,
     goal_cue,
     parse_address,
+    request_parts,
     suspicious,
+    yes_and_more,
     yes_no,
 )
 from tests.agent.conftest import PROBED_TRAPS
@@ -211,3 +213,90 @@ def test_a_yes_to_another_action_is_not_a_yes_to_this_one() -> None:
     assert yes_no("yes, return it", action="cancel_pending_order") is not True
     assert yes_no("sí, devuélvelo", action="return_delivered_order_items") is True
     assert yes_no("oui, annulez-la", action="exchange_delivered_order_items") is not True
+
+
+# ------------------------------------------------------------------- several requests in one message
+
+
+@pytest.mark.parametrize(
+    ("text", "requests"),
+    [
+        (
+            "hi, two things: cancel the sunglasses order, i ordered them by mistake, and i also "
+            "want to return the coffee maker, it leaks",
+            [("cancel_order", "sunglasses"), ("return_item", "coffee maker")],
+        ),
+        (
+            "exchange the lamp and return the kettle",
+            [("exchange_item", "lamp"), ("return_item", "kettle")],
+        ),  # fmt: skip
+        (
+            "I want to cancel my pending order, I don't need it anymore, and please update my "
+            "account address to 1200 Oak Avenue, Apt 5, Austin, TX 78701",
+            [("cancel_order", "anymore"), ("change_address", "1200 Oak Avenue, Apt 5")],
+        ),
+        (
+            "Quiero cancelar el pedido pendiente y devolver la lámpara",
+            [("cancel_order", "pendiente"), ("return_item", "lámpara")],
+        ),  # fmt: skip
+        (
+            "je veux annuler la commande en attente. Et retourner la lampe aussi",
+            [("cancel_order", "attente"), ("return_item", "lampe")],
+        ),  # fmt: skip
+    ],
+)
+def test_several_requests_are_split_each_with_its_own_words(
+    text: str, requests: list[tuple[str, str]]
+) -> None:
+    parts = request_parts(text)
+    assert [goal for goal, _ in parts] == [goal for goal, _ in requests]
+    for (_, words), (_, expected) in zip(parts, requests, strict=True):
+        assert expected in words
+    # Each request's words stay with it: the first does not carry the second's item.
+    assert requests[1][1] not in parts[0][1]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'd like to return the headphones and the wireless earbuds",
+        "return the lamp and return the kettle",
+        "I want to exchange it, or if that's not possible return it",
+        "exchange the boots for a bigger size if it costs less than $50, otherwise return them",
+        "I want to return the lamp, my email address is mei@example.com",
+        "what is your return policy? I want to cancel my order",
+    ],
+)
+def test_one_request_or_its_alternative_is_not_split(text: str) -> None:
+    assert len(request_parts(text)) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "tool", "more"),
+    [
+        (
+            "yes. and after that can you return the backpack too?",
+            "cancel_pending_order",
+            "return the backpack",
+        ),  # fmt: skip
+        (
+            "yes please, then I'd also like to exchange my boots",
+            "return_delivered_order_items",
+            "exchange my boots",
+        ),  # fmt: skip
+        ("yes and also cancel the other order", "cancel_pending_order", "cancel the other order"),
+        ("sí, y también quiero devolver la lámpara", "cancel_pending_order", "devolver"),
+        ("yes, but cancel the other one instead", "cancel_pending_order", None),
+        ("yes, actually return it", "cancel_pending_order", None),
+        ("yes, return it", "return_delivered_order_items", None),
+        ("yes please", "cancel_pending_order", None),
+        ("no. and return the backpack", "cancel_pending_order", None),
+        ("yes? and return the backpack", "cancel_pending_order", None),
+    ],
+)
+def test_a_yes_with_a_further_request(text: str, tool: str, more: str | None) -> None:
+    found = yes_and_more(text, action=tool)
+    if more is None:
+        assert found is None
+    else:
+        assert found is not None and more in found
