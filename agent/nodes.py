@@ -8,46 +8,49 @@ is allowed (an unconfirmed call is checked and refused before it needs a confirm
 from __future__ import annotations
 
 import json
-import re
 import time
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Final
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, RemoveMessage
-from langgraph.config import get_config
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from agent.context import Context
+from agent.flows import DONE_TEMPLATES, REGISTRY
+from agent.flows.base import (
+    Turn,
+    Update,
+    ask_confirmation,
+    difference_words,
+    done_key,
+    fail,
+    finish,
+    item_lines,
+    last_user_text,
+    message_text,
+    queued_request,
+    refuse,
+    status_text,
+)
 from agent.guardrails import agent_logger, check_grounding, order_ids
 from agent.language import detect_language
 from agent.resolvers import (
     IdentityClues,
-    available_options,
     candidate_orders,
-    named_items,
-    named_payment_methods,
     names_a_payment_method,
-    order_label,
     read_identity,
-    read_variant_wish,
-    words_of,
 )
 from agent.services import Services, resolve
-from agent.state import Pending, State, ToolCall, Understanding
+from agent.state import Pending, State, Understanding
 from agent.templates import render
 from agent.understanding import (
     ACCOUNT_GOALS,
     cancel_reason,
     choose_goal,
-    describe_options,
-    fold,
     format_address,
     goal_cue,
-    info_kind,
-    named_option_values,
     parse_address,
     refund_choice,
     request_parts,
@@ -55,115 +58,12 @@ from agent.understanding import (
     yes_and_more,
     yes_no,
 )
+from agent.wording import options_words
 from knowledge.retrieval import passage_excerpt
-from tools.context import ToolContext
-from tools.errors import ApprovalRequiredError, ConfirmationRequiredError, NotAuthenticatedError
-from tools.registry import ToolOutcome, invoke
+from tools.errors import ApprovalRequiredError
+from tools.registry import ToolOutcome
 
 log = agent_logger()
-Update = dict[str, Any]
-
-_DONE_TEMPLATES = {
-    "cancel_pending_order": "done_cancel",
-    "return_delivered_order_items": "done_return",
-    "exchange_delivered_order_items": "done_exchange",
-    "modify_pending_order_address": "done_address",
-    "modify_user_address": "done_user_address",
-    "modify_pending_order_items": "done_modify_items",
-    "modify_pending_order_payment": "done_payment",
-}
-
-
-def _text(message: AnyMessage) -> str:
-    content = message.content
-    return content if isinstance(content, str) else " ".join(str(c) for c in content)
-
-
-def _last_user_text(state: State) -> str:
-    for message in reversed(state.messages):
-        if isinstance(message, HumanMessage):
-            return _text(message)
-    return ""
-
-
-def _thread_id() -> str | None:
-    try:
-        value = get_config().get("configurable", {}).get("thread_id")
-    except RuntimeError:
-        return None
-    return str(value) if value is not None else None
-
-
-class Turn:
-    """Tool calls of one node run, made with the conversation's verified identity."""
-
-    def __init__(self, state: State, services: Services) -> None:
-        self.state = state
-        self.services = services
-        self.calls: list[ToolCall] = list(state.tool_calls)
-        self.notes: list[str] = list(state.notes)
-        self._user: dict[str, Any] | None = None
-        self.queued: list[dict[str, Any]] = []
-        """Requests found while this one was read (the same return over two orders), queued."""
-        self.ctx = ToolContext(
-            services.store,
-            customer_id=state.customer_id,
-            actor="agent",
-            conversation_id=_thread_id(),
-            approval_over_cents=round(services.ctx.risky_amount * 100),
-        )
-
-    def call(
-        self,
-        name: str,
-        arguments: Mapping[str, Any],
-        *,
-        confirm: str | None = None,
-        approved_by: str | None = None,
-    ) -> ToolOutcome:
-        args = dict(arguments)
-        ctx = self.ctx.confirm(name, args, confirm) if confirm else self.ctx
-        if approved_by:
-            ctx = ctx.approve(name, args, approved_by)
-        outcome = invoke(ctx, name, args)
-        self.calls.append(ToolCall(name=name, arguments=args, ok=outcome.ok, result=outcome.text))
-        return outcome
-
-    def value(self, name: str, arguments: Mapping[str, Any]) -> Any:
-        outcome = self.call(name, arguments)
-        return outcome.value if outcome.ok else None
-
-    def user(self) -> dict[str, Any]:
-        """The verified customer's details (orders, payment methods, address), read once a turn."""
-        if self._user is None:
-            self._user = self.value("get_user_details", {"user_id": self.state.customer_id}) or {}
-        return self._user
-
-    def payment_methods(self) -> dict[str, Any]:
-        """The verified customer's payment methods by id."""
-        return dict(self.user().get("payment_methods", {}))
-
-    def pm_words(self, pm_id: str | None) -> str:
-        """A payment method as the customer knows it ("your Visa ending 7183", "your PayPal
-        account"), never its id."""
-        lang = self.state.language
-        pm = self.payment_methods().get(pm_id or "") if pm_id else None
-        source = str(pm["source"]) if pm else str(pm_id or "").rsplit("_", 1)[0]
-        if source == "credit_card":
-            if pm and pm.get("brand") and pm.get("last_four"):
-                brand = str(pm["brand"]).title() if pm["brand"].islower() else pm["brand"]
-                return render("pm_card", lang, brand=brand, last_four=pm["last_four"])
-            return render("pm_card_plain", lang)
-        if source == "paypal":
-            return render("pm_paypal", lang)
-        if source == "gift_card":
-            if pm and pm.get("balance") is not None:
-                return render("pm_gift_card_balance", lang, balance=f"{pm['balance']:.2f}")
-            return render("pm_gift_card", lang)
-        return render("pm_other", lang)
-
-    def update(self, **fields: Any) -> Update:
-        return {"tool_calls": self.calls, "notes": self.notes, **fields}
 
 
 # ---------------------------------------------------------------------------------------- ingest
@@ -172,7 +72,7 @@ class Turn:
 def ingest(state: State, runtime: Runtime[Context]) -> Update:
     """Start a turn: language, channel identity, per-turn fields reset, history capped."""
     ctx = runtime.context
-    text = _last_user_text(state)
+    text = last_user_text(state)
     log.info("turn %s: %s", state.turn + 1, text)
     update: Update = {
         "turn": state.turn + 1,
@@ -202,7 +102,7 @@ def _summarise(previous: str, messages: list[AnyMessage], services: Services) ->
     llm = services.llm
     written = llm.summarise(messages) if llm is not None else None
     if written is None:
-        written = "\n".join(f"{m.type}: {_text(m)[:160]}" for m in messages)
+        written = "\n".join(f"{m.type}: {message_text(m)[:160]}" for m in messages)
     # Bounded: the newest lines of the running summary are the ones worth keeping.
     return f"{previous}\n{written}".strip()[-4000:]
 
@@ -215,7 +115,7 @@ def understand(state: State, runtime: Runtime[Context]) -> Update:
     ctx = runtime.context
     if state.mode == "handed_off":
         return {}
-    text = _last_user_text(state)
+    text = last_user_text(state)
     classifier = resolve(ctx).classifier
     if classifier is not None:
         p = classifier.predict(text)
@@ -278,7 +178,7 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
         return {"route": "silent"}
     u = state.understanding
     assert u is not None
-    text = _last_user_text(state)
+    text = last_user_text(state)
     reasons: list[str] = []
     abuse = suspicious(text)
     if abuse:
@@ -331,7 +231,7 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
         # Several requests at once ("cancel the sunglasses and return the coffee maker"): the
         # first is followed now, each with its own words, and the others wait their turn.
         new_goal, said = parts[0]
-        update["queue"] = [*(_request(g, w) for g, w in parts[1:]), *state.queue]
+        update["queue"] = [*(queued_request(g, w) for g, w in parts[1:]), *state.queue]
     if new_goal is not None and new_goal != goal and new_goal != "human":
         # A new goal keeps the order the customer was talking about.
         slots = {k: v for k, v in slots.items() if k == "order_id"}
@@ -389,17 +289,9 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
     return {**update, "route": "act"}
 
 
-_STRONG_CUES = frozenset(
-    {
-        "cancel_order",
-        "return_item",
-        "exchange_item",
-        "change_address",
-        "refund_status",
-        "policy",
-        "account_info",
-        "change_payment",
-    }
+# While another question waits, only these goals' words change the subject.
+_STRONG_CUES: Final = frozenset(
+    {*(goal for goal, flow in REGISTRY.items() if flow.strong_cue), "policy"}
 )
 
 
@@ -412,16 +304,8 @@ def _confirms(text: str, tool: str) -> bool | None:
     return answer
 
 
-def _request(goal: str, said: str, order_id: str | None = None) -> dict[str, Any]:
-    """A request waiting in the queue: its goal and the customer's words for it."""
-    request: dict[str, Any] = {"goal": goal, "said": [said]}
-    if order_id:
-        request["order_id"] = order_id
-    return request
-
-
 def _requests(text: str) -> list[dict[str, Any]]:
-    return [_request(goal, said) for goal, said in request_parts(text)]
+    return [queued_request(goal, said) for goal, said in request_parts(text)]
 
 
 def _same_order(order_id: str) -> str:
@@ -454,7 +338,7 @@ def _fills(awaiting: str, text: str, u: Understanding, slots: Mapping[str, Any])
             return True
         asked = [{"order_id": oid, "items": [{"name": n} for n in names], "status": ""}
                  for oid, names in dict(slots.get("order_candidates", {})).items()]  # fmt: skip
-        return bool(asked) and len(candidate_orders(text, asked, None)) < len(asked)
+        return bool(asked) and len(candidate_orders(text, asked)) < len(asked)
     if awaiting == "reason":
         return cancel_reason(text) is not None
     if awaiting in ("refund", "payment"):
@@ -499,7 +383,7 @@ def authenticate(state: State, runtime: Runtime[Context]) -> Update:
     id and zip, however they phrase it and across as many messages as they need."""
     turn = Turn(state, resolve(runtime.context))
     u = state.understanding
-    text = _last_user_text(state)
+    text = last_user_text(state)
     lang = state.language
     clues = read_identity(text, expecting=state.awaiting == "identity").merged(state.identity)
     if not clues.email and (email := _entity(u, "email")):
@@ -525,7 +409,7 @@ def authenticate(state: State, runtime: Runtime[Context]) -> Update:
         return turn.update(draft=render(missing, lang), awaiting="identity",
                            identity=clues.as_dict())  # fmt: skip
     if not outcome.ok:
-        return _fail(state, turn, render("auth_failed", lang), counter="authenticate",
+        return fail(state, turn, render("auth_failed", lang), counter="authenticate",
                      awaiting="identity", identity={})  # fmt: skip
     log.info("verified %s", text)
     customer_id = str(outcome.value)
@@ -569,7 +453,7 @@ def retrieve(state: State, runtime: Runtime[Context]) -> Update:
     ctx = runtime.context
     lang = state.language
     kb = resolve(ctx).kb
-    text = _last_user_text(state)
+    text = last_user_text(state)
     done: Update = {"goal": None, "slots": {}, "awaiting": None}
     if kb is None:
         return {**done, "draft": render("no_info", lang)}
@@ -611,10 +495,10 @@ def act(state: State, runtime: Runtime[Context]) -> Update:
 
 
 def _run_flow(state: State, turn: Turn) -> Update:
-    flow = _FLOWS.get(state.goal or "")
+    flow = REGISTRY.get(state.goal) if state.goal else None
     if flow is None:
         return turn.update(draft=render("rephrase", state.language))
-    return flow(state, turn)
+    return flow.run(state, turn)
 
 
 def _next_request(state: State, turn: Turn, update: Update) -> Update:
@@ -675,161 +559,14 @@ def after_act(state: State) -> str:
     return "escalate" if state.route == "escalate" else "respond"
 
 
-def _fail(
-    state: State, turn: Turn, draft: str, *, counter: str | None = None, **fields: Any
-) -> Update:
-    """Say what went wrong and count it against ``counter`` (the goal by default); the second
-    failure of the same kind goes to a human."""
-    key = counter or state.goal or "unknown"
-    failures = {**state.failures, key: state.failures.get(key, 0) + 1}
-    update = turn.update(draft=draft, failures=failures, **fields)
-    if failures[key] >= 2:
-        update.update(route="escalate", escalation_reasons=[f"repeated_failure:{key}"])
-    return update
-
-
-def _done(turn: Turn, draft: str) -> Update:
-    # The order stays remembered: "and can I return it?" is about the same one.
-    order_id = turn.state.slots.get("order_id")
-    slots = {"order_id": order_id} if order_id else {}
-    return turn.update(draft=draft, goal=None, slots=slots, awaiting=None, pending=None)
-
-
-def _refused(state: State, turn: Turn, outcome: ToolOutcome, **fields: Any) -> Update:
-    """A tool said no: explain its reason; never look for a way around the rule."""
-    if isinstance(outcome.error, NotAuthenticatedError):
-        return turn.update(draft=render("ask_identity", state.language), awaiting="identity")
-    if _done_key(outcome.name, outcome.arguments) in state.done:
-        # Asked again for what this conversation already did: say so; it is not a failure.
-        order_id = str(outcome.arguments.get("order_id", ""))
-        return _done(turn, render("already_done", state.language, order_id=order_id))
-    reason = outcome.error.message if outcome.error else outcome.text
-    return _fail(state, turn, render("refused", state.language, reason=reason), **fields)
-
-
-def _request_text(state: State) -> str:
-    """Everything the customer said about the current request, this message included."""
-    said = state.slots.get("said") or [_last_user_text(state)]
-    return " ".join(str(t) for t in said)
-
-
-def _order(state: State, turn: Turn) -> tuple[dict[str, Any] | None, Update | None]:
-    """The order the customer means, with its details: the one their words and the request fit
-    (an item it holds, its status, what the goal can act on); when several fit, they are asked
-    once which, each named by its contents."""
-    lang = state.language
-    order_id = state.slots.get("order_id")
-    if not order_id:
-        ids = list(turn.user().get("orders", []))
-        asked = dict(state.slots.get("order_candidates", {}))
-        orders = [
-            o
-            for oid in ids
-            if (not asked or oid in asked)
-            and isinstance(o := turn.value("get_order_details", {"order_id": oid}), dict)
-        ]
-        # An answer to "which order?" is read on its own; a first request with all it said.
-        text = _last_user_text(state) if asked else _request_text(state)
-        listed = [o for oid in asked for o in orders if o["order_id"] == oid]
-        if listed and (picked := _ordinal(text, listed)) is not None:
-            return dict(picked), None  # "the first one"
-        fits = candidate_orders(text, orders, state.goal)
-        # After "I couldn't find #W...", a "yes" must not act on an order never mentioned.
-        after_not_found = state.awaiting == "order_id" and not asked
-        if len(fits) == 1 and not (after_not_found and len(orders) == 1 and fits == orders):
-            order: dict[str, Any] = dict(fits[0])
-            return order, None
-        spread = _spread_over_orders(text, fits) if state.goal in _ITEM_GOALS and not asked else []
-        if spread:
-            # "return the headphones and the earbuds", bought in two orders: one request per
-            # order, this one first, the others queued.
-            first, *others = spread
-            turn.queued.extend(_request(str(state.goal), text, o["order_id"]) for o in others)
-            return dict(first), None
-        if not orders:
-            return None, turn.update(draft=render("ask_order_id", lang, orders=""),
-                                     awaiting="order_id")  # fmt: skip
-        labels = [order_label(o) for o in fits or orders]
-        listed = ", ".join(labels[:-1]) + render("or", lang) + labels[-1]
-        slots = {
-            **state.slots,
-            "order_candidates": {
-                o["order_id"]: [i["name"] for i in o["items"]] for o in fits or orders
-            },
-        }
-        return None, turn.update(draft=render("which_order", lang, orders=listed), slots=slots,
-                                 awaiting="order_id")  # fmt: skip
-    outcome = turn.call("get_order_details", {"order_id": order_id})
-    if not outcome.ok:
-        slots = {k: v for k, v in state.slots.items() if k != "order_id"}
-        if isinstance(outcome.error, NotAuthenticatedError):
-            return None, turn.update(draft=render("ask_identity", lang), awaiting="identity")
-        draft = render("order_not_found", lang, order_id=order_id)
-        return None, _fail(state, turn, draft, slots=slots, awaiting="order_id")
-    found: dict[str, Any] = outcome.value
-    return found, None
-
-
-_ITEM_GOALS: Final = frozenset({"return_item", "exchange_item"})
-
-
-def _spread_over_orders(text: str, orders: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The orders, in the order the customer named their items, when the items named are spread
-    over them, each order holding items the others do not ("the headphones and the earbuds");
-    empty when an item could be in more than one of them (two orders with a puzzle: ask)."""
-    names: list[set[str]] = []
-    for order in orders:
-        named = {str(i["name"]) for i in named_items(text, order["items"])}
-        if not named or any(named & other for other in names):
-            return []
-        names.append(named)
-    folded = fold(text)
-
-    def first_mention(named: set[str]) -> int:
-        positions = [folded.find(w) for n in named for w in words_of(n) if w in folded]
-        return min(positions, default=len(folded))
-
-    ranked = sorted(zip(orders, names, strict=True), key=lambda pair: first_mention(pair[1]))
-    return [order for order, _ in ranked]
-
-
-def _ask_confirmation(
-    state: State,
-    turn: Turn,
-    tool: str,
-    arguments: dict[str, Any],
-    summary: str,
-    slots: dict[str, Any] | None = None,
-) -> Update:
-    """Check the write with the tools first; only an allowed one is put to the customer. The money it
-    moves and whether a staff member must approve it are the tool's own answer (it knows the
-    prices), whoever proposed the write. ``slots``, when given, are what the flow gathered, kept
-    whether the tools allow the write or not."""
-    probe = turn.call(tool, arguments)
-    if not isinstance(probe.error, ConfirmationRequiredError):
-        update = _refused(state, turn, probe)
-    else:
-        pending = Pending(
-            tool=tool,
-            arguments=arguments,
-            confirmation_id=uuid.uuid4().hex,
-            summary=summary,
-            amount=round(probe.error.amount_cents / 100, 2),
-            needs_approval=probe.error.needs_approval,
-            approved=False,
-        )
-        update = turn.update(draft=summary, pending=pending, awaiting="confirmation")
-    return update if slots is None else {"slots": slots, **update}
-
-
 def _confirmed(state: State, turn: Turn) -> Update:
     """The customer answered a confirmation question (and, for a write over the approval amount, a
     human decided)."""
     lang = state.language
     pending = state.pending
     assert pending is not None
-    if _confirms(_last_user_text(state), pending["tool"]) is not True:
-        return _done(turn, render("declined", lang))
+    if _confirms(last_user_text(state), pending["tool"]) is not True:
+        return finish(turn, render("declined", lang))
     approver = pending.get("approved_by") if pending["approved"] else None
     if pending.get("needs_approval") and not pending["approved"]:
         decided = _human_decision(state, turn, pending, pending["amount"])
@@ -855,14 +592,10 @@ def _confirmed(state: State, turn: Turn) -> Update:
             approved_by=decided,
         )
     if not outcome.ok:
-        return _refused(state, turn, outcome, pending=None, awaiting=None)
+        return refuse(state, turn, outcome, pending=None, awaiting=None)
     draft = f"{_done_text(state, turn, pending, outcome.value)} {render('anything_else', state.language)}"
-    done = [*state.done, _done_key(pending["tool"], pending["arguments"])]
-    return {**_done(turn, draft), "done": done}
-
-
-def _done_key(tool: str, arguments: Mapping[str, Any]) -> str:
-    return f"{tool}:{arguments.get('order_id') or arguments.get('user_id', '')}"
+    done = [*state.done, done_key(pending["tool"], pending["arguments"])]
+    return {**finish(turn, draft), "done": done}
 
 
 def _human_decision(state: State, turn: Turn, pending: Pending, amount: float) -> str | Update:
@@ -889,13 +622,13 @@ def _human_decision(state: State, turn: Turn, pending: Pending, amount: float) -
     )
     if verdict == "reject":
         why = str(decision.get("reason", "")) if isinstance(decision, dict) else ""
-        return _done(turn, render("approval_rejected", lang, reason=f" ({why})" if why else ""))
+        return finish(turn, render("approval_rejected", lang, reason=f" ({why})" if why else ""))
     approver = str(decision.get("by") or "staff") if isinstance(decision, dict) else "staff"
     if verdict == "edit":
         edits = dict(decision.get("arguments", {})) if isinstance(decision, dict) else {}
         arguments = {**pending["arguments"], **edits}
         summary = _describe_write(state, turn, pending["tool"], arguments)
-        update = _ask_confirmation(state, turn, pending["tool"], arguments, summary)
+        update = ask_confirmation(state, turn, pending["tool"], arguments, summary)
         if update.get("pending"):
             # The edited call is approved as edited; the customer confirms it once more.
             approved = {**update["pending"], "approved": True, "approved_by": approver}
@@ -903,14 +636,14 @@ def _human_decision(state: State, turn: Turn, pending: Pending, amount: float) -
             update["draft"] = render("approval_edited", lang, summary=summary)
         return update
     if verdict != "approve":
-        return _done(turn, render("approval_rejected", lang, reason=""))
+        return finish(turn, render("approval_rejected", lang, reason=""))
     return approver
 
 
 def _done_text(state: State, turn: Turn, pending: Pending, result: Any) -> str:
     lang = state.language
     args = pending["arguments"]
-    key = _DONE_TEMPLATES.get(pending["tool"])
+    key = DONE_TEMPLATES.get(pending["tool"])
     order_id = args.get("order_id", "")
     if key == "done_cancel":
         refunds = [
@@ -943,456 +676,18 @@ def _done_text(state: State, turn: Turn, pending: Pending, result: Any) -> str:
 # Flows ----------------------------------------------------------------------------------------
 
 
-def _track(state: State, turn: Turn, order: dict[str, Any]) -> Update:
-    lang = state.language
-    tracked = turn.value("track_order", {"order_id": order["order_id"]}) or {}
-    text = render("order_status", lang, order_id=order["order_id"], status=order["status"])
-    for shipment in tracked.get("shipments", []):
-        tracking = ", ".join(shipment.get("tracking_ids", []))
-        if shipment.get("shipped_on") and shipment.get("carrier"):
-            text += render(
-                "shipment", lang, carrier=shipment["carrier"], tracking=tracking,
-                shipped=shipment["shipped_on"],
-            )  # fmt: skip
-        elif tracking:
-            text += render("tracking_only", lang, tracking=tracking)
-        if shipment.get("delivered_on"):
-            text += render("delivered_on", lang, date=shipment["delivered_on"])
-        elif shipment.get("estimated_delivery"):
-            text += render("eta", lang, date=shipment["estimated_delivery"])
-    if not tracked.get("shipments") and order["status"] == "pending":
-        text += render("not_shipped", lang)
-    text += render("order_items", lang, items=_item_lines(order["items"]))
-    return _done(turn, text)
-
-
-def _refund_status(state: State, turn: Turn, order: dict[str, Any]) -> Update:
-    lang = state.language
-    result = turn.value("get_refund_status", {"order_id": order["order_id"]}) or {}
-    refunds = result.get("refunds", [])
-    if not refunds:
-        return _done(
-            turn, render("no_refund", lang, order_id=order["order_id"], status=order["status"])
-        )
-    lines = "; ".join(
-        render(
-            "refund_line",
-            lang,
-            amount=f"{r['amount']:.2f}",
-            pm=turn.pm_words(r["payment_method_id"]),
-            status=r["status"],
-            date=r.get("expected_by") or r["requested_on"],
-        )  # fmt: skip
-        for r in refunds
-    )
-    return _done(turn, render("refunds", lang, order_id=order["order_id"], lines=lines))
-
-
-def _items_text(items: list[Mapping[str, Any]]) -> str:
-    return "; ".join(f"{i['name']} ({describe_options(i.get('options', {}))})" for i in items)
-
-
-def _cancel(state: State, turn: Turn, order: dict[str, Any]) -> Update:
-    lang = state.language
-    order_id = order["order_id"]
-    slots = {**state.slots, "order_id": order_id}
-    reason = cancel_reason(_request_text(state)) or slots.get("reason")
-    if reason is None:
-        # Ask the tools whether this order can be cancelled at all before asking why.
-        probe = turn.call(
-            "cancel_pending_order", {"order_id": order_id, "reason": "no longer needed"}
-        )
-        if not isinstance(probe.error, ConfirmationRequiredError):
-            return _refused(state, turn, probe)
-        return turn.update(
-            draft=render("ask_cancel_reason", lang, order_id=order_id),
-            slots=slots,
-            awaiting="reason",
-        )
-    slots["reason"] = reason
-    items = ", ".join(i["name"] for i in order["items"])
-    summary = render("confirm_cancel", lang, order_id=order_id, items=items, reason=reason)
-    args = {"order_id": order_id, "reason": reason}
-    return _ask_confirmation(state, turn, "cancel_pending_order", args, summary, slots)
-
-
-def _original_pm(order: Mapping[str, Any]) -> str | None:
-    for t in order.get("payment_history", []):
-        if t["transaction_type"] == "payment":
-            return str(t["payment_method_id"])
-    return None
-
-
-def _refund_target(
-    state: State, turn: Turn, order: Mapping[str, Any], text: str, *, any_method: bool = False
-) -> str | None:
-    """The payment method the customer's words name for the money, among those the request may
-    use: for a refund the original method or a gift card, for a price difference (``any_method``)
-    any of theirs. None when they named none."""
-    original = _original_pm(order)
-    methods = turn.payment_methods()
-    named = named_payment_methods(text, methods, original)
-    allowed = [
-        pid
-        for pid in named
-        if any_method or pid == original or methods.get(pid, {}).get("source") == "gift_card"
-    ]
-    if allowed:
-        return allowed[0]
-    if named:
-        return None  # a method the money may not go to: the customer is told, not overruled
-    if state.awaiting == "refund" and yes_no(text) is True:
-        return original  # "yes please" to "should it go to the original payment method?"
-    choice = refund_choice(text)
-    if choice == "gift_card":
-        cards = [pid for pid, pm in turn.payment_methods().items() if pm["source"] == "gift_card"]
-        return cards[0] if cards else original
-    if choice == "original":
-        return original
-    gift_cards = {pid for pid, pm in methods.items() if pm["source"] == "gift_card"}
-    if not any_method and original and gift_cards <= {original}:
-        # Nowhere else the money could go: the confirmation says where, nothing to ask.
-        return original
-    return None
-
-
-def _chosen_items(text: str, items: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The items of the order the text names: by item id, else by name ("both helmets")."""
-    by_id = [i for i in items if str(i["item_id"]) in text]
-    return by_id or named_items(text, items)
-
-
-def _return(state: State, turn: Turn, order: dict[str, Any]) -> Update:
-    lang = state.language
-    text = _last_user_text(state)
-    order_id = order["order_id"]
-    slots = {**state.slots, "order_id": order_id}
-    if order["status"] != "delivered":
-        # Let the tool state the rule (only delivered orders are returned).
-        probe = turn.call(
-            "return_delivered_order_items",
-            {"order_id": order_id, "item_ids": [order["items"][0]["item_id"]],
-             "payment_method_id": _original_pm(order) or ""},
-        )  # fmt: skip
-        return _refused(state, turn, probe, slots={})
-    asked_items = state.awaiting == "items"
-    chosen = _chosen_items(text if asked_items else _request_text(state), order["items"])
-    if chosen and (asked_items or not slots.get("item_ids")):
-        slots["item_ids"] = [i["item_id"] for i in chosen]
-        slots["item_names"] = [i["name"] for i in chosen]
-        slots["amount"] = round(sum(float(i["price"]) for i in chosen), 2)
-    if not slots.get("item_ids"):
-        if len(order["items"]) == 1:
-            only = order["items"][0]
-            slots.update(
-                item_ids=[only["item_id"]], item_names=[only["name"]], amount=float(only["price"])
-            )
-        else:
-            ask = render("ask_items", lang, order_id=order_id, action=render("verb_return", lang),
-                         items=_items_text(order["items"]))  # fmt: skip
-            return turn.update(draft=ask, slots=slots, awaiting="items")
-    turn.notes.append(f"refund total {slots['amount']:.2f}")
-    said = text if state.awaiting == "refund" else _request_text(state)
-    target = _refund_target(state, turn, order, said) or slots.get("refund")
-    if target is None:
-        cards = [pid for pid, pm in turn.payment_methods().items() if pm["source"] == "gift_card"]
-        gift = render("or_gift_card", lang, gift=turn.pm_words(cards[0])) if cards else ""
-        # A method the refund cannot go to ("to my PayPal" for a card payment) is answered with
-        # the rule, not silently replaced.
-        named = named_payment_methods(said, turn.payment_methods(), _original_pm(order))
-        key = "refund_not_allowed" if named else "ask_refund_method"
-        ask = render(key, lang, original=turn.pm_words(_original_pm(order)), gift=gift,
-                     items=", ".join(slots["item_names"]), order_id=order_id,
-                     amount=f"{slots['amount']:.2f}")  # fmt: skip
-        return turn.update(draft=ask, slots=slots, awaiting="refund")
-    slots["refund"] = target
-    summary = render(
-        "confirm_return", lang, items=", ".join(slots["item_names"]), order_id=order_id,
-        amount=f"{slots['amount']:.2f}", pm=turn.pm_words(target),
-    )  # fmt: skip
-    args = {"order_id": order_id, "item_ids": slots["item_ids"], "payment_method_id": target}
-    return _ask_confirmation(state, turn, "return_delivered_order_items", args, summary, slots)
-
-
-def _exchange(state: State, turn: Turn, order: dict[str, Any]) -> Update:
-    lang = state.language
-    text = _last_user_text(state)
-    order_id = order["order_id"]
-    slots = {**state.slots, "order_id": order_id}
-    items = order["items"]
-    if slots.get("item_id") is None:
-        chosen = _chosen_items(_request_text(state), items) if len(items) > 1 else items
-        if len(chosen) != 1:
-            ask = render("ask_items", lang, order_id=order_id, action=render("verb_exchange", lang),
-                         items=_items_text(items))  # fmt: skip
-            return turn.update(draft=ask, slots=slots, awaiting="items")
-        slots["item_id"] = chosen[0]["item_id"]
-    item = next((i for i in items if i["item_id"] == slots["item_id"]), None)
-    if item is None:
-        return _fail(state, turn, render("rephrase", lang), slots={})
-    product = turn.value("get_product_details", {"product_id": item["product_id"]}) or {}
-    variants = list(product.get("variants", {}).values())
-    option_text = text if state.awaiting == "variant" else _request_text(state)
-    offered = [v for v in variants if v["item_id"] in slots.get("offered", [])]
-    wish = read_variant_wish(option_text, item, variants)
-    if offered and state.awaiting == "variant":
-        # An answer to "which of these?": read against what was offered, by its options or
-        # its place in the list ("the second one").
-        picked = _ordinal(text, offered)
-        fits = [picked] if picked else (wish.fits(offered) if wish.stated else [])
-        fits = fits or (wish.fits(variants) if wish.stated else [])
-    else:
-        fits = wish.fits(variants) if wish.stated else []
-    if not wish.stated and not fits:
-        others = [v for v in variants if v["item_id"] != item["item_id"] and v.get("available")]
-        example = describe_options(others[0]["options"]) if others else ""
-        ask = render("ask_variant", lang, item=item["name"],
-                     options=describe_options(item["options"]), example=example)  # fmt: skip
-        return turn.update(draft=ask, slots=slots, awaiting="variant")
-    if not fits:
-        available = "; ".join(
-            f"{k}: {', '.join(vs)}" for k, vs in available_options(variants).items()
-        )
-        draft = render("no_variant", lang, item=item["name"], available=available or "-")
-        return _fail(state, turn, draft, slots=slots, awaiting="variant")
-    if len(fits) > 1:
-        # Several fit: offered once, with their prices, for the customer to choose.
-        choices = "\n".join(
-            f"{n}. {describe_options(v['options'])} (${float(v['price']):.2f})"
-            for n, v in enumerate(fits[:5], 1)
-        )
-        draft = render("choose_variant", lang, item=item["name"], choices=choices)
-        slots["offered"] = [v["item_id"] for v in fits[:5]]
-        return turn.update(draft=draft, slots=slots, awaiting="variant")
-    variant = fits[0]
-    target = (
-        _refund_target(state, turn, order, _request_text(state), any_method=True)
-        or _original_pm(order)
-        or ""
-    )
-    diff = round(float(variant["price"]) - float(item["price"]), 2)
-    turn.notes.append(f"price difference {diff:.2f} {abs(diff):.2f}")
-    difference = _difference(turn, diff, target)
-    old, new = describe_options(item["options"]), describe_options(variant["options"])
-    args = {
-        "order_id": order_id,
-        "item_ids": [item["item_id"]],
-        "new_item_ids": [variant["item_id"]],
-        "payment_method_id": target,
-    }
-    if str(order["status"]).startswith("pending"):
-        # Not shipped yet: the item is changed on the order itself, not exchanged after delivery.
-        changes = f"{item['name']} ({old} -> {new})"
-        summary = render("confirm_modify_items", lang, order_id=order_id, changes=changes,
-                         difference=difference)  # fmt: skip
-        return _ask_confirmation(state, turn, "modify_pending_order_items", args, summary, slots)
-    summary = render("confirm_exchange", lang, item=item["name"], old=old, new=new,
-                     order_id=order_id, difference=difference)  # fmt: skip
-    return _ask_confirmation(state, turn, "exchange_delivered_order_items", args, summary, slots)
-
-
-_ORDINALS: Final = (
-    r"\b(first|1st|primer[oa]?|premier|premiere)\b|^\s*1\s*[.)]?\s*$",
-    r"\b(second|2nd|segund[oa]|deuxieme|seconde?)\b|^\s*2\s*[.)]?\s*$",
-    r"\b(third|3rd|tercer[oa]?|troisieme)\b|^\s*3\s*[.)]?\s*$",
-    r"\b(fourth|4th|cuart[oa]|quatrieme)\b|^\s*4\s*[.)]?\s*$",
-    r"\b(fifth|5th|quint[oa]|cinquieme)\b|^\s*5\s*[.)]?\s*$",
-)
-
-
-def _ordinal(text: str, offered: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    """The variant a customer picks by its place in the list offered: "the second one", "2"."""
-    folded = fold(text)
-    if re.search(r"\b(last|ultim[oa]|dernier|derniere)\b", folded):
-        return offered[-1]
-    found = [n for n, rx in enumerate(_ORDINALS) if n < len(offered) and re.search(rx, folded)]
-    return offered[found[0]] if len(found) == 1 else None
-
-
-def _change_order_address(state: State, turn: Turn, order: dict[str, Any]) -> Update:
-    lang = state.language
-    order_id = order["order_id"]
-    slots = {**state.slots, "order_id": order_id}
-    said = [_last_user_text(state), *reversed(state.slots.get("said", []))]
-    address = next((a for t in said if (a := parse_address(str(t)))), None) or slots.get("address")
-    if address is None:
-        # Ask the tools whether this order's address can change at all before asking for one.
-        current = {k: str(v) for k, v in dict(order.get("address", {})).items()}
-        probe = turn.call("modify_pending_order_address", {"order_id": order_id, **current})
-        if current and not isinstance(probe.error, ConfirmationRequiredError):
-            return _refused(state, turn, probe, slots={})
-        return turn.update(draft=render("ask_address", lang, order_id=order_id), slots=slots,
-                           awaiting="address")  # fmt: skip
-    slots["address"] = address
-    summary = render("confirm_address", lang, order_id=order_id, address=format_address(address))
-    args = {"order_id": order_id, **address}
-    return _ask_confirmation(state, turn, "modify_pending_order_address", args, summary, slots)
-
-
-def _availability(state: State, turn: Turn) -> Update:
-    lang = state.language
-    text = _last_user_text(state)
-    found = turn.value("search_products", {"query": text, "limit": 3}) or []
-    if not found:
-        return _done(turn, render("no_product", lang))
-    product_id = found[0]["product_id"]
-    product = turn.value("get_product_details", {"product_id": product_id}) or {}
-    wanted = named_option_values(text, list(product.get("variants", {}).values()))
-    result = turn.value("check_availability", {"product_id": product_id, "options": wanted}) or {}
-    name = result.get("name", found[0]["name"])
-    matching = render("matching", lang, options=describe_options(wanted)) if wanted else ""
-    in_stock = result.get("in_stock", [])
-    if not in_stock:
-        return _done(turn, render("out_of_stock", lang, name=name, matching=matching))
-    examples = "; ".join(
-        f"{describe_options(v['options'])} (${v['price']:.2f})" for v in in_stock[:3]
-    )
-    return _done(turn, render("in_stock", lang, name=name, count=len(in_stock), matching=matching,
-                              examples=examples))  # fmt: skip
-
-
-_ACCOUNT_ADDRESS = re.compile(
-    r"\b(default|my address|account|profile|moved|on file|home address|dirección de mi cuenta|"
-    r"direccion de mi cuenta|me mudé|me mude|adresse de mon compte|j'ai déménagé|j'ai demenage)\b",
-    re.IGNORECASE,
-)
-
-
-def _change_address(state: State, turn: Turn) -> Update:
-    """An address change: the account's default address when the customer speaks of their
-    address, profile or a move and names no order; else one order's shipping address."""
-    text = _request_text(state)
-    names_an_order = bool(state.slots.get("order_id")) or "order" in text.lower()
-    if _ACCOUNT_ADDRESS.search(text) and not names_an_order:
-        return _change_user_address(state, turn)
-    return _about_an_order(_change_order_address)(state, turn)
-
-
-def _change_user_address(state: State, turn: Turn) -> Update:
-    lang = state.language
-    slots = dict(state.slots)
-    said = [_last_user_text(state), *reversed(state.slots.get("said", []))]
-    address = next((a for t in said if (a := parse_address(str(t)))), None) or slots.get("address")
-    if address is None:
-        return turn.update(draft=render("ask_user_address", lang), slots=slots, awaiting="address")
-    slots["address"] = address
-    summary = render("confirm_user_address", lang, address=format_address(address))
-    args = {"user_id": state.customer_id, **address}
-    return _ask_confirmation(state, turn, "modify_user_address", args, summary, slots)
-
-
-def _change_payment(state: State, turn: Turn, order: dict[str, Any]) -> Update:
-    """Pay a pending order with another of the customer's payment methods."""
-    lang = state.language
-    order_id = order["order_id"]
-    slots = {**state.slots, "order_id": order_id}
-    methods = turn.payment_methods()
-    current = _original_pm(order)
-    text = _last_user_text(state) if state.awaiting == "payment" else _request_text(state)
-    # "my gift card instead of the mastercard": the method after "instead of" is the one left.
-    wanted = re.split(r"\b(?:instead of|rather than|not (?:on )?(?:the|my)|don'?t want it on)\b",
-                      text, maxsplit=1, flags=re.IGNORECASE)[0]  # fmt: skip
-    named = [p for p in named_payment_methods(wanted, methods) if p != current]
-    if len(named) != 1:
-        others = [turn.pm_words(pid) for pid in methods if pid != current]
-        ask = render("ask_payment_method", lang, order_id=order_id, methods=", ".join(others))
-        return turn.update(draft=ask, slots=slots, awaiting="payment")
-    summary = render("confirm_payment_change", lang, order_id=order_id, pm=turn.pm_words(named[0]))
-    args = {"order_id": order_id, "payment_method_id": named[0]}
-    return _ask_confirmation(state, turn, "modify_pending_order_payment", args, summary, slots)
-
-
-def _account_info(state: State, turn: Turn) -> Update:
-    """A fact of the customer's own account: gift card balance, payment methods, the address on
-    file, or an order's total, an item's price, what a return would refund, its contents."""
-    lang = state.language
-    kind = info_kind(_request_text(state))
-    methods = turn.payment_methods()
-    if kind == "balance":
-        cards = [pm for pm in methods.values() if pm["source"] == "gift_card"]
-        if not cards:
-            return _done(turn, render("info_no_gift_card", lang))
-        balances = " ".join(
-            render("info_balance", lang, balance=f"{float(c.get('balance', 0)):.2f}") for c in cards
-        )
-        return _done(turn, balances)
-    if kind == "methods":
-        listed = ", ".join(turn.pm_words(pid) for pid in methods)
-        return _done(turn, render("info_methods", lang, methods=listed or "-"))
-    if kind == "address":
-        address = format_address(turn.user().get("address", {}))
-        return _done(turn, render("info_address", lang, address=address))
-    order, asked = _order(state, turn)
-    if asked is not None:
-        return asked
-    assert order is not None
-    order_id = order["order_id"]
-    named = _chosen_items(_request_text(state), order["items"])
-    if kind == "total":
-        paid = [t for t in order.get("payment_history", []) if t["transaction_type"] == "payment"]
-        total = sum(float(t["amount"]) for t in paid)
-        turn.notes.append(f"order total {total:.2f}")
-        pm = turn.pm_words(paid[0]["payment_method_id"] if paid else None)
-        return _done(
-            turn, render("info_total", lang, order_id=order_id, total=f"{total:.2f}", pm=pm)
-        )
-    if kind == "price" and named:
-        prices = ", ".join(f"${float(i['price']):.2f} for the {i['name']}" for i in named)
-        return _done(turn, render("info_price", lang, order_id=order_id, prices=prices))
-    if kind == "refund_estimate" and named:
-        amount = sum(float(i["price"]) for i in named)
-        turn.notes.append(f"refund total {amount:.2f}")
-        cards = [pid for pid, pm in methods.items() if pm["source"] == "gift_card"]
-        gift = render("or_gift_card", lang, gift=turn.pm_words(cards[0])) if cards else ""
-        return _done(turn, render("info_refund_estimate", lang, items=_item_lines(named),
-                                  order_id=order_id, amount=f"{amount:.2f}",
-                                  original=turn.pm_words(_original_pm(order)), gift=gift))  # fmt: skip
-    items = "; ".join(
-        f"{line} (${float(i['price']):.2f})"
-        for i, line in zip(order["items"], _item_lines(order["items"]).split("; "), strict=True)
-    )
-    return _done(turn, render("info_contents", lang, order_id=order_id, status=order["status"],
-                              items=items))  # fmt: skip
-
-
-OrderFlow = Callable[[State, Turn, dict[str, Any]], Update]
-
-
-def _about_an_order(flow: OrderFlow) -> Callable[[State, Turn], Update]:
-    """A goal about one order: the order the customer means is looked up first (or asked for, or
-    refused when not theirs), then ``flow`` runs with its details."""
-
-    def run(state: State, turn: Turn) -> Update:
-        order, asked = _order(state, turn)
-        if asked is not None:
-            return asked
-        assert order is not None
-        slots = {k: v for k, v in state.slots.items() if k != "order_candidates"}
-        return flow(replace(state, slots={**slots, "order_id": order["order_id"]}), turn, order)
-
-    return run
-
-
-_FLOWS: dict[str, Callable[[State, Turn], Update]] = {
-    "track_order": _about_an_order(_track),
-    "refund_status": _about_an_order(_refund_status),
-    "cancel_order": _about_an_order(_cancel),
-    "return_item": _about_an_order(_return),
-    "exchange_item": _about_an_order(_exchange),
-    "change_address": _change_address,
-    "availability": _availability,
-    "account_info": _account_info,
-    "change_payment": _about_an_order(_change_payment),
-}
-
-
 def _brief(turn: Turn, value: Any) -> str:
     """A read's result in plain words: what the customer would want to hear of it, without ids
     or field names."""
     lang = turn.state.language
     if isinstance(value, dict) and {"order_id", "status", "items"} <= value.keys():
-        text = render("order_status", lang, order_id=value["order_id"], status=value["status"])
-        items = _item_lines(value["items"])
+        text = render(
+            "order_status",
+            lang,
+            order_id=value["order_id"],
+            status=status_text(value["status"], lang),
+        )
+        items = item_lines(value["items"], lang)
         return text + (render("order_items", lang, items=items) if items else "")
     if isinstance(value, dict) and "payment_methods" in value and "name" in value:
         name = value["name"].get("first_name", "") if isinstance(value["name"], dict) else ""
@@ -1405,22 +700,6 @@ def _brief(turn: Turn, value: Any) -> str:
     if isinstance(value, str | int | float):
         return render("found", lang, summary=str(value))
     return render("found", lang, summary="-")
-
-
-def _item_lines(items: list[Mapping[str, Any]]) -> str:
-    return "; ".join(
-        f"{i['name']} ({describe_options(i.get('options', {}))})" if i.get("options") else i["name"]
-        for i in items
-    )
-
-
-def _difference(turn: Turn, diff: float, pm_id: str | None) -> str:
-    """What a price difference means for the customer, in words: paid, refunded or nothing."""
-    lang = turn.state.language
-    if abs(diff) < 0.005:
-        return render("diff_none", lang)
-    key = "diff_pay" if diff > 0 else "diff_refund"
-    return render(key, lang, amount=f"{abs(diff):.2f}", pm=turn.pm_words(pm_id))
 
 
 def _describe_write(state: State, turn: Turn, tool: str, arguments: Mapping[str, Any]) -> str:
@@ -1445,7 +724,7 @@ def _describe_write(state: State, turn: Turn, tool: str, arguments: Mapping[str,
         return render("confirm_cancel", lang, order_id=order_id, items=names, reason=reason)
     if tool == "return_delivered_order_items":
         amount = sum(float(i["price"]) for i in named)
-        return render("confirm_return", lang, items=_item_lines(named), order_id=order_id,
+        return render("confirm_return", lang, items=item_lines(named, lang), order_id=order_id,
                       amount=f"{amount:.2f}", pm=pm)  # fmt: skip
     if tool == "modify_pending_order_payment":
         return render("confirm_payment_change", lang, order_id=order_id, pm=pm)
@@ -1459,15 +738,15 @@ def _describe_write(state: State, turn: Turn, tool: str, arguments: Mapping[str,
             pairs.append((old, variant))
         diff = round(sum(float(v["price"]) - float(o["price"]) for o, v in pairs), 2)
         turn.notes.append(f"price difference {diff:.2f} {abs(diff):.2f}")
-        difference = _difference(turn, diff, arguments.get("payment_method_id"))
+        difference = difference_words(turn, diff, arguments.get("payment_method_id"))
         if tool == "exchange_delivered_order_items" and len(pairs) == 1:
             ((old, variant),) = pairs
             return render("confirm_exchange", lang, item=old["name"],
-                          old=describe_options(old["options"]),
-                          new=describe_options(variant["options"]), order_id=order_id,
+                          old=options_words(old["options"], lang),
+                          new=options_words(variant["options"], lang), order_id=order_id,
                           difference=difference)  # fmt: skip
         changes = "; ".join(
-            f"{o['name']} ({describe_options(o['options'])} -> {describe_options(v['options'])})"
+            f"{o['name']} ({options_words(o['options'], lang)} -> {options_words(v['options'], lang)})"
             for o, v in pairs
         )
         return render("confirm_modify_items", lang, order_id=order_id, changes=changes,
@@ -1488,10 +767,10 @@ def _planned(state: State, turn: Turn, plan: dict[str, Any]) -> Update:
 
     if spec(tool).kind == "write":
         summary = _describe_write(state, turn, tool, arguments)
-        return _ask_confirmation(state, turn, tool, arguments, summary, slots)
+        return ask_confirmation(state, turn, tool, arguments, summary, slots)
     outcome = turn.call(tool, arguments)
     if not outcome.ok:
-        return _refused(state, turn, outcome, slots=slots)
+        return refuse(state, turn, outcome, slots=slots)
     return turn.update(slots=slots, draft=_brief(turn, outcome.value))
 
 
@@ -1535,7 +814,7 @@ def escalate(state: State, runtime: Runtime[Context]) -> Update:
     transcript = [
         {
             "role": "customer" if isinstance(m, HumanMessage) else (m.name or "agent"),
-            "text": _text(m),
+            "text": message_text(m),
         }
         for m in state.messages
     ]
@@ -1576,7 +855,7 @@ def _evidence(state: State) -> list[str]:
         *(p["text"] for p in state.passages),
         *(p["ref"] for p in state.passages),
         *state.notes,
-        _last_user_text(state),
+        last_user_text(state),
         state.customer_id or "",
     ]
 

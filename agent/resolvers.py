@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -281,15 +281,6 @@ def named_items(text: str, items: Sequence[Mapping[str, Any]]) -> list[Mapping[s
 
 # ---------------------------------------------------------------------------------------- orders
 
-# What each goal can act on: with no other clue, the orders in these statuses are the ones meant.
-GOAL_STATUSES: Final[Mapping[str, frozenset[str]]] = {
-    "cancel_order": frozenset({"pending"}),
-    "change_address": frozenset({"pending"}),
-    "change_payment": frozenset({"pending"}),
-    "return_item": frozenset({"delivered"}),
-    "exchange_item": frozenset({"delivered"}),
-    "refund_status": frozenset({"cancelled", "return requested"}),
-}
 _STATUS_WORDS: Final[tuple[tuple[frozenset[str], re.Pattern[str]], ...]] = (
     (
         frozenset({"pending", "pending (item modified)"}),
@@ -321,11 +312,11 @@ def order_label(order: Mapping[str, Any]) -> str:
 
 
 def candidate_orders(
-    text: str, orders: Sequence[Mapping[str, Any]], goal: str | None
+    text: str, orders: Sequence[Mapping[str, Any]], statuses: Collection[str] = ()
 ) -> list[Mapping[str, Any]]:
     """The customer's orders that fit what they said, most telling clue first: the items they
-    name, then status words ("the one that hasn't shipped"), then what the goal can act on (only
-    pending orders can be cancelled). The whole list when nothing narrows it."""
+    name, then status words ("the one that hasn't shipped"), then the ``statuses`` the request can
+    act on (only pending orders can be cancelled). The whole list when nothing narrows it."""
     # Items the customer leaves out ("keep the hiking items") do not point at their order.
     said = set(words_of(_EXCEPT.split(fold(text), maxsplit=1)[0]))
     scores = [
@@ -335,14 +326,13 @@ def candidate_orders(
     if named:
         return named
     folded = fold(text)
-    for statuses, pattern in _STATUS_WORDS:
+    for worded, pattern in _STATUS_WORDS:
         if pattern.search(folded):
-            fitting = [o for o in orders if o["status"] in statuses]
+            fitting = [o for o in orders if o["status"] in worded]
             if fitting:
                 return fitting
-    possible = GOAL_STATUSES.get(goal or "")
-    if possible:
-        fitting = [o for o in orders if o["status"] in possible]
+    if statuses:
+        fitting = [o for o in orders if o["status"] in statuses]
         if fitting:
             return fitting
     return list(orders)

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal, NotRequired, TypedDict
 from langchain_core.messages import AnyMessage
 from langgraph.graph import add_messages
 
+from agent.goals import Goal, Slot
+
 Mode = Literal["bot", "handed_off"]
 Route = Literal["authenticate", "clarify", "retrieve", "act", "escalate", "silent"]
 
@@ -29,9 +31,9 @@ class Understanding(TypedDict):
     sentiment: str
     sentiment_score: float
     entities: list[dict[str, Any]]
-    cue: str | None
+    cue: Goal | None
     """A goal named outright by the customer's words ("cancel", "return", "a human"), if any."""
-    goal: str | None
+    goal: Goal | None
     """The goal this message is taken to pursue (cue first, then a confident classifier intent)."""
 
 
@@ -98,11 +100,11 @@ class State(InputState):
     """What the customer has said so far about who they are (a name, a zip), before it verifies."""
     understanding: Understanding | None = None
     route: Route | None = None
-    goal: str | None = None
+    goal: Goal | None = None
     """The flow being pursued across turns (cancel_order, return_item, ...)."""
     slots: dict[str, Any] = field(default_factory=dict)
     """What the customer has told us for the current goal (order id, reason, items...)."""
-    awaiting: str | None = None
+    awaiting: Slot | None = None
     """The slot the last reply asked for."""
     pending: Pending | None = None
     clarified: bool = False

@@ -77,8 +77,8 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
     ),
     "order_status": (
         "Order {order_id} is {status}.",
-        "El pedido {order_id} está en estado: {status}.",
-        "La commande {order_id} est au statut : {status}.",
+        "Estado del pedido {order_id}: {status}.",
+        "État de la commande {order_id} : {status}.",
     ),
     "shipment": (
         " It shipped with {carrier} (tracking {tracking}) on {shipped}.",

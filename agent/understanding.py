@@ -14,6 +14,8 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, Literal
 
+from agent.goals import Goal
+
 # Goals the agent pursues, and which of them need a verified customer.
 GOALS: Final = (
     "track_order",
@@ -29,7 +31,7 @@ GOALS: Final = (
     "account_info",
     "change_payment",
 )
-ACCOUNT_GOALS: Final = frozenset(
+ACCOUNT_GOALS: Final[frozenset[Goal]] = frozenset(
     {
         "account_info",
         "change_payment",
@@ -41,12 +43,9 @@ ACCOUNT_GOALS: Final = frozenset(
         "change_address",
     }
 )
-WRITE_GOALS: Final = frozenset(
-    {"cancel_order", "return_item", "exchange_item", "change_address", "change_payment"}
-)
 
 # Classifier intents (taxonomy names) -> goals; anything else the knowledge base may answer.
-INTENT_GOALS: Final[Mapping[str, str]] = {
+INTENT_GOALS: Final[Mapping[str, Goal]] = {
     "track_order": "track_order",
     "delivery_period": "policy",
     "cancel_order": "cancel_order",
@@ -73,7 +72,7 @@ def _rx(pattern: str) -> re.Pattern[str]:
 
 
 # Checked in order: the first that matches names the goal.
-_CUES: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
+_CUES: Final[tuple[tuple[Goal, re.Pattern[str]], ...]] = (
     (
         "human",
         _rx(
@@ -158,7 +157,7 @@ _CUES: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
 )
 
 
-def goal_cue(text: str) -> str | None:
+def goal_cue(text: str) -> Goal | None:
     """The goal the customer's own words name outright, if any."""
     folded = fold(text)
     for goal, pattern in _CUES:
@@ -167,7 +166,7 @@ def goal_cue(text: str) -> str | None:
     return None
 
 
-def intent_goal(intent: str, out_of_scope: bool = False) -> str | None:
+def intent_goal(intent: str, out_of_scope: bool = False) -> Goal | None:
     """The goal a classifier intent serves: None out of scope, ``policy`` for what only the
     knowledge base can answer."""
     return None if out_of_scope else INTENT_GOALS.get(intent, "policy")
@@ -185,14 +184,14 @@ def own_purchase(text: str) -> bool:
 
 
 def choose_goal(
-    cue: str | None,
+    cue: Goal | None,
     intent: str,
     confidence: float,
     out_of_scope: bool,
     min_confidence: float,
     language: str = "en",
     text: str = "",
-) -> str | None:
+) -> Goal | None:
     """The goal of a message: a request for a human as worded; in English the classifier's intent
     when it is confident and in scope, else the goal the words name; in Spanish and French the words
     first, the classifier after.
@@ -300,7 +299,7 @@ def yes_no(text: str, action: str | None = None) -> bool | None:
 # The requests a customer can ask for several of in one breath ("cancel the sunglasses and return the
 # coffee maker"), each named by a verb strict enough that a word in passing ("my email address", "the
 # return policy") does not start one.
-_PART_CUES: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
+_PART_CUES: Final[tuple[tuple[Goal, re.Pattern[str]], ...]] = (
     ("cancel_order", _rx(r"\b(cancel\w*|cancelar|anular|annuler)\b")),
     (
         "return_item",
@@ -350,7 +349,7 @@ def _folded_with_index(text: str) -> tuple[str, list[int]]:
     return "".join(chars), where
 
 
-def request_parts(text: str) -> list[tuple[str, str]]:
+def request_parts(text: str) -> list[tuple[Goal, str]]:
     """The separate requests of one message, in the order said, each with its own words:
     ``[("cancel_order", "cancel the sunglasses order, I ordered them by mistake,"),
     ("return_item", "and I also want to return the coffee maker")]``. One request (the same one
@@ -358,7 +357,7 @@ def request_parts(text: str) -> list[tuple[str, str]]:
     that names none gives an empty list."""
     folded, where = _folded_with_index(text)
     hits = sorted((m.start(), goal) for goal, rx in _PART_CUES for m in rx.finditer(folded))
-    starts: list[tuple[str, int]] = []
+    starts: list[tuple[Goal, int]] = []
     for start, goal in hits:
         if not starts or starts[-1][0] != goal:
             starts.append((goal, start))
@@ -402,7 +401,7 @@ def yes_and_more(text: str, action: str | None = None) -> str | None:
     return None
 
 
-_TOOL_GOALS: Final[Mapping[str, str]] = {
+_TOOL_GOALS: Final[Mapping[str, Goal]] = {
     "cancel_pending_order": "cancel_order",
     "return_delivered_order_items": "return_item",
     "exchange_delivered_order_items": "exchange_item",

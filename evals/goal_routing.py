@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 from rich.console import Console
 from rich.table import Table
 
+from agent.goals import Goal
 from agent.language import detect_language
 from agent.understanding import choose_goal, goal_cue, intent_goal
 
@@ -34,7 +35,7 @@ class Signals:
     source: str
     language: str
     gold: str | None
-    cue: str | None
+    cue: Goal | None
     intent: str
     confidence: float
     out_of_scope: bool

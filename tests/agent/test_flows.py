@@ -429,3 +429,14 @@ def test_items_named_from_two_orders_become_one_return_per_order(make_agent: Age
     assert "Earbuds" in r.reply and "yes/no" in r.reply
     h.agent.send("c", "yes")
     assert _status(h, "#W1067251") == "return requested"
+
+
+def test_statuses_and_options_are_in_the_customers_language(make_agent: AgentFactory) -> None:
+    order, customer = find_order(make_agent().store, "delivered")
+    h = make_agent(verified_customer_id=customer.id)
+    r = h.agent.send("es", f"hola, ¿dónde está mi pedido {order.id}?")
+    assert "entregado" in r.reply and "delivered" not in r.reply
+    r = h.agent.send("fr", f"bonjour, où en est ma commande {order.id} ?")
+    assert "livrée" in r.reply and "delivered" not in r.reply
+    # Option names too: no "color"/"size" in a French reply listing the items.
+    assert not re.search(r"\b(color|size|material)\b", r.reply)

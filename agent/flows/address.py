@@ -1,0 +1,90 @@
+"""Changing an address: the account's default one ("I moved") or a pending order's shipping one
+("ship this order to ..."), asking when it is not clear which."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+from agent.flows.base import (
+    Flow,
+    Turn,
+    Update,
+    about_an_order,
+    ask_confirmation,
+    last_user_text,
+    refuse,
+    request_text,
+)
+from agent.state import State
+from agent.templates import render
+from agent.understanding import (
+    format_address,
+    parse_address,
+)
+from tools.errors import ConfirmationRequiredError
+
+
+def _change_order_address(state: State, turn: Turn, order: dict[str, Any]) -> Update:
+    lang = state.language
+    order_id = order["order_id"]
+    slots = {**state.slots, "order_id": order_id}
+    said = [last_user_text(state), *reversed(state.slots.get("said", []))]
+    address = next((a for t in said if (a := parse_address(str(t)))), None) or slots.get("address")
+    if address is None:
+        # Ask the tools whether this order's address can change at all before asking for one.
+        current = {k: str(v) for k, v in dict(order.get("address", {})).items()}
+        probe = turn.call("modify_pending_order_address", {"order_id": order_id, **current})
+        if current and not isinstance(probe.error, ConfirmationRequiredError):
+            return refuse(state, turn, probe, slots={})
+        return turn.update(draft=render("ask_address", lang, order_id=order_id), slots=slots,
+                           awaiting="address")  # fmt: skip
+    slots["address"] = address
+    summary = render("confirm_address", lang, order_id=order_id, address=format_address(address))
+    args = {"order_id": order_id, **address}
+    return ask_confirmation(state, turn, "modify_pending_order_address", args, summary, slots)
+
+
+_ACCOUNT_ADDRESS = re.compile(
+    r"\b(default|my address|account|profile|moved|on file|home address|dirección de mi cuenta|"
+    r"direccion de mi cuenta|me mudé|me mude|adresse de mon compte|j'ai déménagé|j'ai demenage)\b",
+    re.IGNORECASE,
+)
+
+
+def _change_address(state: State, turn: Turn) -> Update:
+    """An address change: the account's default address when the customer speaks of their
+    address, profile or a move and names no order; else one order's shipping address."""
+    text = request_text(state)
+    names_an_order = bool(state.slots.get("order_id")) or "order" in text.lower()
+    if _ACCOUNT_ADDRESS.search(text) and not names_an_order:
+        return _change_user_address(state, turn)
+    return about_an_order(_change_order_address, STATUSES)(state, turn)
+
+
+def _change_user_address(state: State, turn: Turn) -> Update:
+    lang = state.language
+    slots = dict(state.slots)
+    said = [last_user_text(state), *reversed(state.slots.get("said", []))]
+    address = next((a for t in said if (a := parse_address(str(t)))), None) or slots.get("address")
+    if address is None:
+        return turn.update(draft=render("ask_user_address", lang), slots=slots, awaiting="address")
+    slots["address"] = address
+    summary = render("confirm_user_address", lang, address=format_address(address))
+    args = {"user_id": state.customer_id, **address}
+    return ask_confirmation(state, turn, "modify_user_address", args, summary, slots)
+
+
+STATUSES: Final = frozenset({"pending"})
+"""The orders whose shipping address can change."""
+
+FLOW: Final = Flow(
+    goal="change_address",
+    run=_change_address,
+    slots=("order_id", "address", "confirmation"),
+    writes={
+        "modify_pending_order_address": "done_address",
+        "modify_user_address": "done_user_address",
+    },
+    statuses=STATUSES,
+)

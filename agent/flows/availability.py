@@ -1,0 +1,44 @@
+"""Whether a product is in stock, in which options, at what price (no login needed)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from agent.flows.base import (
+    Flow,
+    Turn,
+    Update,
+    finish,
+    last_user_text,
+)
+from agent.state import State
+from agent.templates import render
+from agent.understanding import (
+    named_option_values,
+)
+from agent.wording import options_words
+
+
+def _availability(state: State, turn: Turn) -> Update:
+    lang = state.language
+    text = last_user_text(state)
+    found = turn.value("search_products", {"query": text, "limit": 3}) or []
+    if not found:
+        return finish(turn, render("no_product", lang))
+    product_id = found[0]["product_id"]
+    product = turn.value("get_product_details", {"product_id": product_id}) or {}
+    wanted = named_option_values(text, list(product.get("variants", {}).values()))
+    result = turn.value("check_availability", {"product_id": product_id, "options": wanted}) or {}
+    name = result.get("name", found[0]["name"])
+    matching = render("matching", lang, options=options_words(wanted, lang)) if wanted else ""
+    in_stock = result.get("in_stock", [])
+    if not in_stock:
+        return finish(turn, render("out_of_stock", lang, name=name, matching=matching))
+    examples = "; ".join(
+        f"{options_words(v['options'], lang)} (${v['price']:.2f})" for v in in_stock[:3]
+    )
+    return finish(turn, render("in_stock", lang, name=name, count=len(in_stock), matching=matching,
+                              examples=examples))  # fmt: skip
+
+
+FLOW: Final = Flow(goal="availability", run=_availability, needs_account=False, strong_cue=False)
