@@ -47,6 +47,7 @@ from agent.state import Pending, State, Understanding
 from agent.templates import render
 from agent.understanding import (
     ACCOUNT_GOALS,
+    address_line2,
     cancel_reason,
     choose_goal,
     format_address,
@@ -348,7 +349,7 @@ def _fills(awaiting: str, text: str, u: Understanding, slots: Mapping[str, Any])
             or (awaiting == "refund" and yes_no(text) is True)
         )
     if awaiting == "address":
-        return parse_address(text) is not None
+        return parse_address(text) is not None or address_line2(text) is not None
     return False
 
 

@@ -44,6 +44,10 @@ ACCOUNT_GOALS: Final[frozenset[Goal]] = frozenset(
     }
 )
 
+_WRITE_CUES: Final[frozenset[Goal]] = frozenset(
+    {"cancel_order", "return_item", "exchange_item", "change_address", "change_payment"}
+)
+
 # Classifier intents (taxonomy names) -> goals; anything else the knowledge base may answer.
 INTENT_GOALS: Final[Mapping[str, Goal]] = {
     "track_order": "track_order",
@@ -135,7 +139,10 @@ _CUES: Final[tuple[tuple[Goal, re.Pattern[str]], ...]] = (
     ),
     (
         "change_address",
-        _rx(r"\b(address|ship it to|direccion|adresse)\b"),
+        _rx(
+            r"\b(address|ship it to|direccion|adresse)\b|\b(delivered|deliver(ed)? (it|them|this)|"
+            r"send (it|them|this)|ship (it|them|this)) to (suite|apt|apartment|unit|\d)"
+        ),
     ),
     (
         "track_order",
@@ -206,6 +213,10 @@ def choose_goal(
     classified = intent_goal(intent) if confidence >= min_confidence and not out_of_scope else None
     if language != "en":
         return cue or classified
+    if cue in _WRITE_CUES and classified == "track_order":
+        # "where is my order? I want it delivered to Suite 641": the change asked for, not the
+        # question around it.
+        return cue
     if cue in ACCOUNT_GOALS and classified in (None, "availability") and own_purchase(text):
         # "where's my office chair?" is about an order, though it names a product.
         return cue
@@ -511,6 +522,24 @@ def parse_address(text: str) -> dict[str, str] | None:
         "country": country,
         "zip": zip_code,
     }
+
+
+_ADDRESS_LINE2: Final = _rx(
+    r"\b(suite|ste\.?|apt\.?|apartment|unit|floor|fl\.?|room|rm\.?|building|bldg\.?|"
+    r"apartamento|piso|appartement|etage)\s*#?\s*([0-9][\w-]*|[a-z]\d*)\b"
+)
+
+
+def address_line2(text: str) -> str | None:
+    """A second address line said on its own ("to Suite 641 instead", "apt 5B"): the one part of an
+    address the customer changes, the rest kept. None when the text holds a whole address."""
+    if parse_address(text) is not None:
+        return None
+    match = _ADDRESS_LINE2.search(text)
+    if match is None:
+        return None
+    word = match.group(1).rstrip(".")
+    return f"{word[:1].upper()}{word[1:].lower()} {match.group(2).upper()}"
 
 
 def format_address(address: Mapping[str, str]) -> str:

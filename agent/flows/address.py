@@ -18,10 +18,7 @@ from agent.flows.base import (
 )
 from agent.state import State
 from agent.templates import render
-from agent.understanding import (
-    format_address,
-    parse_address,
-)
+from agent.understanding import address_line2, format_address, parse_address
 from tools.errors import ConfirmationRequiredError
 
 
@@ -30,10 +27,10 @@ def _change_order_address(state: State, turn: Turn, order: dict[str, Any]) -> Up
     order_id = order["order_id"]
     slots = {**state.slots, "order_id": order_id}
     said = [last_user_text(state), *reversed(state.slots.get("said", []))]
-    address = next((a for t in said if (a := parse_address(str(t)))), None) or slots.get("address")
+    current = {k: str(v) for k, v in dict(order.get("address", {})).items()}
+    address = _new_address(said, current) or slots.get("address")
     if address is None:
         # Ask the tools whether this order's address can change at all before asking for one.
-        current = {k: str(v) for k, v in dict(order.get("address", {})).items()}
         probe = turn.call("modify_pending_order_address", {"order_id": order_id, **current})
         if current and not isinstance(probe.error, ConfirmationRequiredError):
             return refuse(state, turn, probe, slots={})
@@ -43,6 +40,17 @@ def _change_order_address(state: State, turn: Turn, order: dict[str, Any]) -> Up
     summary = render("confirm_address", lang, order_id=order_id, address=format_address(address))
     args = {"order_id": order_id, **address}
     return ask_confirmation(state, turn, "modify_pending_order_address", args, summary, slots)
+
+
+def _new_address(said: list[Any], current: dict[str, str]) -> dict[str, str] | None:
+    """The address the customer asks for: a whole one, or the address they have with only its
+    second line changed ("to Suite 641 instead")."""
+    for text in said:
+        if address := parse_address(str(text)):
+            return address
+        if current and (line2 := address_line2(str(text))):
+            return {**current, "address2": line2}
+    return None
 
 
 _ACCOUNT_ADDRESS = re.compile(
@@ -66,7 +74,8 @@ def _change_user_address(state: State, turn: Turn) -> Update:
     lang = state.language
     slots = dict(state.slots)
     said = [last_user_text(state), *reversed(state.slots.get("said", []))]
-    address = next((a for t in said if (a := parse_address(str(t)))), None) or slots.get("address")
+    current = {k: str(v) for k, v in dict(turn.user().get("address", {})).items()}
+    address = _new_address(said, current) or slots.get("address")
     if address is None:
         return turn.update(draft=render("ask_user_address", lang), slots=slots, awaiting="address")
     slots["address"] = address

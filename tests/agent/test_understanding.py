@@ -10,6 +10,7 @@ from agent.guardrails import PIIFilter, check_grounding
 from agent.language import LANGUAGES, detect_language
 from agent.templates import render, template_keys
 from agent.understanding import (
+    address_line2,
     cancel_reason,
     choose_goal,
     goal_cue,
@@ -300,3 +301,29 @@ def test_a_yes_with_a_further_request(text: str, tool: str, more: str | None) ->
         assert found is None
     else:
         assert found is not None and more in found
+
+
+@pytest.mark.parametrize(
+    ("text", "line2"),
+    [
+        ("I'd like it delivered to Suite 641 instead", "Suite 641"),
+        ("change it to apt 5b please", "Apt 5B"),
+        ("unit 12", "Unit 12"),
+        ("12 Main St, Apt 5, Austin, TX 78701", None),  # a whole address, read as one
+        ("room for improvement", None),
+        ("I live on the 3rd floor", None),
+    ],
+)
+def test_a_second_address_line_on_its_own(text: str, line2: str | None) -> None:
+    assert address_line2(text) == line2
+
+
+def test_a_change_asked_for_beats_the_question_around_it() -> None:
+    text = "where is my order? I want it delivered to Suite 641"
+    assert choose_goal(goal_cue(text), "track_order", 0.9, False, 0.5, "en", text) == (
+        "change_address"
+    )
+    # A question alone stays a question.
+    assert choose_goal(None, "track_order", 0.9, False, 0.5, "en", "where is my order?") == (
+        "track_order"
+    )
