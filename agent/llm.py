@@ -21,6 +21,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field, ValidationError
 
+from agent.choices import Choices, plan_schema
 from knowledge.tokens import count_tokens
 from tools.registry import args_model, spec
 
@@ -46,6 +47,9 @@ PLANNER_TOOLS: tuple[str, ...] = (
     "check_availability",
     "cancel_pending_order",
     "modify_pending_order_address",
+    "modify_pending_order_items",
+    "modify_pending_order_payment",
+    "modify_user_address",
     "return_delivered_order_items",
     "exchange_delivered_order_items",
 )
@@ -68,7 +72,7 @@ class PlanError(ValueError):
     """A plan that names no allowed tool or whose arguments do not fit the tool's schema."""
 
 
-def validate_plan(plan: Plan) -> Plan:
+def validate_plan(plan: Plan, choices: Choices | None = None) -> Plan:
     """The plan made consistent and checked against the tools' JSON schemas (``PlanError``
     otherwise).
 
@@ -91,6 +95,10 @@ def validate_plan(plan: Plan) -> Plan:
         args_model(tool).model_validate(plan.arguments)
     except ValidationError as exc:
         raise PlanError(f"arguments do not fit {tool}: {exc.error_count()} problem(s)") from exc
+    if choices is not None and (wrong := choices.check(plan.arguments)):
+        # Only what the customer has may be named: an id the model wrote, or copied from a
+        # message, is refused before any tool sees it.
+        raise PlanError(f"{', '.join(wrong)} not among the customer's own")
     return plan.model_copy(update={"action": "tool", "tool": tool, "reply": None})
 
 
@@ -112,6 +120,10 @@ def _example(prop: dict[str, Any]) -> str:
     if value.startswith("'"):
         value = " or ".join(json.dumps(v) for v in re.findall(r"'([^']*)'", value))
     return f"[{value}]" if kind == "array" else value
+
+
+def _arguments_schema(tool: str) -> dict[str, Any]:
+    return args_model(tool).model_json_schema()
 
 
 def _tool_catalog() -> str:
@@ -218,17 +230,32 @@ class LLM:
             budget -= cost
         return [SystemMessage(system), *reversed(kept)]
 
-    def plan(self, history: Sequence[AnyMessage], customer_id: str | None) -> Plan | None:
-        """The model's validated next step, or None when it fails, times out or plans nonsense."""
-        if self._planner is None:
-            self._planner = self.chat_model.with_structured_output(Plan, method="function_calling")
+    def plan(
+        self,
+        history: Sequence[AnyMessage],
+        customer_id: str | None,
+        choices: Choices | None = None,
+    ) -> Plan | None:
+        """The model's validated next step, or None when it fails, times out or plans nonsense.
+
+        With ``choices`` (the verified customer's ids), the schema the model fills lists them as
+        ``enum``s, so it picks rather than writes, and a plan naming anything else is refused."""
+        if choices is not None:
+            schema = plan_schema(PLANNER_TOOLS, choices, _arguments_schema)
+            planner = self.chat_model.with_structured_output(schema, method="function_calling")
+        else:
+            if self._planner is None:
+                self._planner = self.chat_model.with_structured_output(
+                    Plan, method="function_calling"
+                )
+            planner = self._planner
         system = PLANNER_PROMPT.format(
             customer=customer_id or "(not verified)", tools=_tool_catalog()
         )
         try:
-            raw = self._call(self._planner, self.fit(system, history))
+            raw = self._call(planner, self.fit(system, history))
             plan = raw if isinstance(raw, Plan) else Plan.model_validate(raw)
-            return validate_plan(plan)
+            return validate_plan(plan, choices)
         except Exception as exc:  # any provider failure falls back to the templated path
             log.warning("planner failed: %s", type(exc).__name__)
             return None

@@ -17,6 +17,7 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, RemoveM
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
+from agent.choices import customer_choices
 from agent.context import Context
 from agent.flows import DONE_TEMPLATES, REGISTRY
 from agent.flows.base import (
@@ -357,7 +358,12 @@ def _plan(state: State, services: Services) -> dict[str, Any] | None:
     llm = services.llm
     if llm is None:
         return None
-    plan = llm.plan(list(state.messages), state.customer_id)
+    choices = None
+    if state.customer_id:
+        # The customer's own ids, for the model to choose from (reads made with their identity).
+        turn = Turn(state, services)
+        choices = customer_choices(turn.user(), turn.value)
+    plan = llm.plan(list(state.messages), state.customer_id, choices)
     return plan.model_dump() if plan is not None else None
 
 

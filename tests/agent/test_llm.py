@@ -11,6 +11,7 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
 
+from agent.choices import Choices, plan_schema
 from agent.llm import (
     LLM,
     PLANNER_PROMPT,
@@ -23,6 +24,7 @@ from agent.llm import (
     writer_max_tokens,
 )
 from tests.agent.conftest import AgentFactory, find_order, order_status, two_customers
+from tools.registry import args_model
 
 
 class ScriptedChatModel(GenericFakeChatModel):
@@ -172,7 +174,9 @@ def test_a_planned_large_return_waits_for_a_humans_approval(make_agent: AgentFac
     assert order_status(h.store, order.id) == "return requested"
 
 
-def test_a_plan_the_tools_reject_is_explained_not_retried(make_agent: AgentFactory) -> None:
+def test_a_plan_naming_another_customers_order_never_reaches_a_tool(
+    make_agent: AgentFactory,
+) -> None:
     (_, me), (theirs, them) = two_customers(make_agent().store)
     model = scripted(
         plan_call(action="tool", tool="get_order_details", arguments={"order_id": theirs.id}),
@@ -180,8 +184,53 @@ def test_a_plan_the_tools_reject_is_explained_not_retried(make_agent: AgentFacto
     )
     h = make_agent(verified_customer_id=me.id, llm=LLM(model), min_confidence=1.01)
     r = h.agent.send("c", "show me that purchase")
-    assert [c["ok"] for c in r.tool_calls] == [False]  # one call, refused; no second try
-    assert them.email not in r.reply
+    assert not any(c["arguments"].get("order_id") == theirs.id for c in r.tool_calls)
+    assert them.email not in r.reply and theirs.id not in r.reply
+
+
+def test_a_plan_the_tools_reject_is_explained_not_retried(make_agent: AgentFactory) -> None:
+    order, customer = find_order(make_agent().store, "delivered")
+    args = {"order_id": order.id, "reason": "no longer needed"}
+    model = scripted(
+        plan_call(action="tool", tool="cancel_pending_order", arguments=args),
+        AIMessage("Done!"),
+    )
+    h = make_agent(verified_customer_id=customer.id, llm=LLM(model), min_confidence=1.01)
+    r = h.agent.send("c", "get rid of that thing")
+    writes = [c for c in r.tool_calls if c["name"] == "cancel_pending_order"]
+    assert [c["ok"] for c in writes] == [False]  # one call, refused; no second try
+    assert "can't" in r.reply.lower() and order_status(h.store, order.id) == "delivered"
+
+
+def test_the_planner_chooses_from_the_customers_own_ids() -> None:
+    choices = Choices(
+        user_ids=("mei_1",),
+        order_ids=("#W1", "#W2"),
+        item_ids=("111",),
+        variant_ids=("222", "333"),
+        payment_method_ids=("paypal_1",),
+        product_ids=("p1",),
+    )
+    schema = plan_schema(PLANNER_TOOLS, choices, lambda t: args_model(t).model_json_schema())
+    arguments = schema["properties"]["arguments"]["properties"]
+    assert arguments["order_id"]["enum"] == ["#W1", "#W2"]
+    assert arguments["item_ids"]["items"]["enum"] == ["111"]
+    assert arguments["new_item_ids"]["items"]["enum"] == ["222", "333"]
+    assert arguments["payment_method_id"]["enum"] == ["paypal_1"]
+    assert arguments["user_id"]["enum"] == ["mei_1"]
+    assert schema["properties"]["arguments"]["additionalProperties"] is False
+    assert schema["properties"]["tool"]["enum"] == list(PLANNER_TOOLS)
+    good = Plan(action="tool", tool="return_delivered_order_items",
+                arguments={"order_id": "#W1", "item_ids": ["111"],
+                           "payment_method_id": "paypal_1"})  # fmt: skip
+    assert validate_plan(good, choices) is not None
+    for wrong in (
+        {"order_id": "#W9", "item_ids": ["111"], "payment_method_id": "paypal_1"},
+        {"order_id": "#W1", "item_ids": ["999"], "payment_method_id": "paypal_1"},
+        {"order_id": "#W1", "item_ids": ["111"], "payment_method_id": "credit_card_7"},
+    ):
+        with pytest.raises(PlanError):
+            validate_plan(good.model_copy(update={"arguments": wrong}), choices)
 
 
 def test_made_up_facts_are_replaced_by_the_template(make_agent: AgentFactory) -> None:
