@@ -34,7 +34,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import BaseModel, Field
 from rich.console import Console
@@ -622,6 +622,10 @@ class Models:
     stack: ExitStack
 
 
+CUSTOMER_TIMEOUT_S: Final = 300.0
+"""How long the simulated customer's model may take for one message."""
+
+
 @contextmanager
 def open_models(
     settings: Settings, *, user: str, agent: str, user_model: str | None
@@ -642,17 +646,22 @@ def open_models(
             raise LocalServerError(
                 f"the {key} model is not assembled yet: run `concierge llm fetch --model {key}`"
             )
+    # The simulated customer may take its time: on a busy 2-core machine its first message took
+    # over 20 s, and a timeout there would end the episode as an error that says nothing of the agent.
+    patient = settings.model_copy(
+        update={"llm_timeout_s": max(settings.llm_timeout_s, CUSTOMER_TIMEOUT_S)}
+    )
     with ExitStack() as stack:
         if user == "local":
             server = stack.enter_context(LocalLLMServer(settings).start())
-            chat = openai_chat_model(settings, base_url=server.base_url, model=server.model_name)
+            chat = openai_chat_model(patient, base_url=server.base_url, model=server.model_name)
             name = f"local {server.model_name}"
             # The agent's local LLM talks to the same server rather than starting a second one
             # (through its own client: its token count must not pick up the customer's).
             own = openai_chat_model(settings, base_url=server.base_url, model=server.model_name)
             agent_llm = make_llm(agent, settings, chat_model=own if agent == "local" else None)
         else:
-            chat = openai_chat_model(settings, model=user_model)
+            chat = openai_chat_model(patient, model=user_model)
             name = f"openai {user_model or settings.llm_model}"
             agent_llm = make_llm(agent, settings)
         if agent_llm is not None:
