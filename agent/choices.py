@@ -23,6 +23,8 @@ _ID_ARGUMENTS: Final[Mapping[str, str]] = {
     "product_id": "product_ids",
 }
 CANCEL_REASONS: Final = ("no longer needed", "ordered by mistake")
+REPLY: Final = "reply"
+"""The step that answers the customer instead of calling a tool."""
 
 
 @dataclass(frozen=True)
@@ -119,13 +121,14 @@ def plan_schema(
         for name, prop in dict(arguments_of(tool).get("properties", {})).items():
             if name not in properties and (schema := _argument_schema(name, prop, choices)):
                 properties[name] = schema
+    # The step is chosen first, one name among the tools and "reply": a small model given an
+    # "action" and an optional "tool" (as the free planner has) filled in arguments for a reply.
     return {
         "title": "Plan",
         "description": "The next step: call one tool with arguments, or reply to the customer.",
         "type": "object",
         "properties": {
-            "action": {"type": "string", "enum": ["tool", "reply"]},
-            "tool": {"type": "string", "enum": list(tools)},
+            "tool": {"type": "string", "enum": [*tools, REPLY]},
             "arguments": {
                 "type": "object",
                 "properties": properties,
@@ -133,5 +136,13 @@ def plan_schema(
             },
             "reply": {"type": "string"},
         },
-        "required": ["action"],
+        "required": ["tool"],
     }
+
+
+def as_plan_fields(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A plan filled in with :func:`plan_schema`, in the fields of ``agent.llm.Plan``."""
+    tool = raw.get("tool")
+    if tool in (REPLY, None):
+        return {"action": "reply", "reply": raw.get("reply"), "arguments": {}}
+    return {"action": "tool", "tool": tool, "arguments": dict(raw.get("arguments") or {})}

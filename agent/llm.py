@@ -21,7 +21,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field, ValidationError
 
-from agent.choices import Choices, plan_schema
+from agent.choices import Choices, as_plan_fields, plan_schema
 from knowledge.tokens import count_tokens
 from tools.registry import args_model, spec
 
@@ -254,6 +254,8 @@ class LLM:
         )
         try:
             raw = self._call(planner, self.fit(system, history))
+            if choices is not None and isinstance(raw, dict):
+                raw = as_plan_fields(raw)
             plan = raw if isinstance(raw, Plan) else Plan.model_validate(raw)
             return validate_plan(plan, choices)
         except Exception as exc:  # any provider failure falls back to the templated path

@@ -364,7 +364,16 @@ def _plan(state: State, services: Services) -> dict[str, Any] | None:
         turn = Turn(state, services)
         choices = customer_choices(turn.user(), turn.value)
     plan = llm.plan(list(state.messages), state.customer_id, choices)
-    return plan.model_dump() if plan is not None else None
+    if plan is None:
+        return None
+    named = order_ids(last_user_text(state))
+    chosen = str(plan.arguments.get("order_id", ""))
+    if named and chosen and order_ids(chosen) - named:
+        # "cancel #W9999999" (not theirs): the model, held to the customer's own orders, picked
+        # another one. Never act on an order the customer did not name.
+        log.warning("the plan's order is not the one the customer named: not used")
+        return None
+    return plan.model_dump()
 
 
 def _lifetime_spend(turn: Turn) -> float:

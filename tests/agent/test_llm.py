@@ -188,6 +188,17 @@ def test_a_plan_naming_another_customers_order_never_reaches_a_tool(
     assert them.email not in r.reply and theirs.id not in r.reply
 
 
+def test_a_plan_for_another_order_than_the_one_named_is_not_used(make_agent: AgentFactory) -> None:
+    # A model held to the customer's own ids picks one of theirs when the message names another.
+    order, customer = find_order(make_agent().store, "pending")
+    args = {"order_id": order.id, "reason": "no longer needed"}
+    model = scripted(plan_call(action="tool", tool="cancel_pending_order", arguments=args))
+    h = make_agent(verified_customer_id=customer.id, llm=LLM(model), min_confidence=1.01)
+    r = h.agent.send("c", "get rid of #W9999999 for me")
+    assert h.agent.state("c").pending is None and order.id not in r.reply
+    assert order_status(h.store, order.id) == "pending"
+
+
 def test_a_plan_the_tools_reject_is_explained_not_retried(make_agent: AgentFactory) -> None:
     order, customer = find_order(make_agent().store, "delivered")
     args = {"order_id": order.id, "reason": "no longer needed"}
@@ -219,7 +230,7 @@ def test_the_planner_chooses_from_the_customers_own_ids() -> None:
     assert arguments["payment_method_id"]["enum"] == ["paypal_1"]
     assert arguments["user_id"]["enum"] == ["mei_1"]
     assert schema["properties"]["arguments"]["additionalProperties"] is False
-    assert schema["properties"]["tool"]["enum"] == list(PLANNER_TOOLS)
+    assert schema["properties"]["tool"]["enum"] == [*PLANNER_TOOLS, "reply"]
     good = Plan(action="tool", tool="return_delivered_order_items",
                 arguments={"order_id": "#W1", "item_ids": ["111"],
                            "payment_method_id": "paypal_1"})  # fmt: skip

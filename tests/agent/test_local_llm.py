@@ -306,3 +306,41 @@ def test_the_server_ends_when_its_parent_is_killed(settings: Settings) -> None:
     if not gone:  # do not leave it running for the rest of the suite
         os.kill(pid, signal.SIGKILL)
     assert gone, f"llama.cpp server {pid} outlived its parent"
+
+
+@pytest.mark.llm
+def test_the_local_model_chooses_ids_from_the_turns_enums(settings: Settings) -> None:
+    from langchain_core.messages import HumanMessage
+    from langchain_openai import ChatOpenAI
+
+    from agent.choices import Choices
+    from agent.llm import LLM
+
+    choices = Choices(
+        user_ids=("yusuf_hernandez_6467",),
+        order_ids=("#W2033238", "#W1633718"),
+        item_ids=("9045948550", "5952720925"),
+        payment_method_ids=("paypal_9426036",),
+    )
+    fetch_model("0.5b", settings, progress=False)
+    with LocalLLMServer(settings) as server:
+        chat = ChatOpenAI(
+            base_url=server.base_url,
+            api_key="local",  # type: ignore[arg-type]
+            model=server.model_name,
+            temperature=0,
+            timeout=120,
+        )
+        llm = LLM(chat, timeout_s=120)
+        asked = llm.plan(
+            [HumanMessage("please cancel order #W2033238, I ordered it by mistake")],
+            "yusuf_hernandez_6467",
+            choices,
+        )
+        invented = llm.plan(
+            [HumanMessage("cancel order #W9999999 now")], "yusuf_hernandez_6467", choices
+        )
+    # The grammar built from the schema holds the model to the customer's own ids.
+    assert asked is not None and asked.tool == "cancel_pending_order"
+    assert asked.arguments == {"order_id": "#W2033238", "reason": "ordered by mistake"}
+    assert invented is None or invented.arguments.get("order_id") in (None, *choices.order_ids)
