@@ -56,6 +56,7 @@ from agent.understanding import (
     parse_address,
     refund_choice,
     request_parts,
+    small_talk,
     suspicious,
     yes_and_more,
     yes_no,
@@ -193,7 +194,8 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
         reasons.append("customer_asked_for_human")
     if u["severity_level"] >= ctx.severity_escalation:
         reasons.append(f"severity_{u['severity_level']}")
-    if u["sentiment_score"] <= ctx.negative_sentiment and not answering:
+    chatting = state.pending is None and small_talk(text) is not None
+    if u["sentiment_score"] <= ctx.negative_sentiment and not answering and not chatting:
         reasons.append("negative_sentiment")
     goal = state.goal
     new_goal = u["goal"]
@@ -269,6 +271,10 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
     ):
         # Who they are, said before (or without) saying what they need: verify first.
         return {**update, "route": "authenticate"}
+    if chatting and (goal is None or state.awaiting is None):
+        # "thanks!", "no that's all", "bye", "hi": a short friendly answer, never a clarification
+        # that counts toward a hand-off.
+        return {**update, "route": "clarify", "clarified": False}
     if goal is None and order_id and state.customer_id:
         # "hi, I need help with my order #W..." : start from what the order is doing.
         goal = "track_order"
@@ -455,6 +461,12 @@ def clarify(state: State, runtime: Runtime[Context]) -> Update:
     lang = state.language
     if state.pending is not None:
         return {"draft": render("confirm_reask", lang, summary=state.pending["summary"])}
+    if not state.clarified and (kind := small_talk(last_user_text(state))):
+        if kind in ("done", "goodbye"):
+            # The conversation is over: nothing is left waiting.
+            return {"draft": render(f"smalltalk_{kind}", lang), "goal": None, "slots": {},
+                    "queue": [], "awaiting": None}  # fmt: skip
+        return {"draft": render(f"smalltalk_{kind}", lang)}
     u = state.understanding
     if u is not None and u["goal"] == "complaint":
         return {"draft": render("complaint", lang)}

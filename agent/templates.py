@@ -237,6 +237,31 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
         "Responda sí o no, por favor. {summary}",
         "Répondez par oui ou non, s'il vous plaît. {summary}",
     ),
+    "smalltalk_goodbye": (
+        "Thanks for getting in touch, and have a great day!",
+        "Gracias por escribirnos, ¡que tenga un buen día!",
+        "Merci de nous avoir contactés, et bonne journée !",
+    ),
+    "smalltalk_done": (
+        "Glad I could help. Have a great day!",
+        "Me alegra haber podido ayudarle. ¡Que tenga un buen día!",
+        "Ravi d'avoir pu vous aider. Bonne journée !",
+    ),
+    "smalltalk_thanks": (
+        "You're welcome! Is there anything else I can help you with?",
+        "¡De nada! ¿Puedo ayudarle en algo más?",
+        "Avec plaisir ! Puis-je vous aider pour autre chose ?",
+    ),
+    "smalltalk_greeting": (
+        "Hi! How can I help you today?",
+        "¡Hola! ¿En qué puedo ayudarle hoy?",
+        "Bonjour ! Comment puis-je vous aider aujourd'hui ?",
+    ),
+    "smalltalk_ack": (
+        "Is there anything else I can help you with?",
+        "¿Puedo ayudarle en algo más?",
+        "Puis-je vous aider pour autre chose ?",
+    ),
     "declined_short": (
         "OK, I've left that as it is.",
         "De acuerdo, lo he dejado como estaba.",

@@ -426,6 +426,60 @@ _ADDITION: Final = _rx(
 )
 
 
+# ------------------------------------------------------------------------------------ small talk
+
+SmallTalk = Literal["goodbye", "done", "thanks", "greeting", "ack"]
+# Checked in order on short messages: "thanks, bye" is a goodbye, "no thanks, that's all" is done.
+_SMALL_TALK: Final[tuple[tuple[SmallTalk, re.Pattern[str]], ...]] = (
+    (
+        "goodbye",
+        _rx(
+            r"\b(bye|goodbye|see you|see ya|have a (good|nice|great) (day|one|night|evening)|"
+            r"adios|hasta luego|chao|au revoir|bonne (journee|soiree)|a bientot)\b"
+        ),
+    ),
+    (
+        "done",
+        _rx(
+            r"^\W*(no|nope|nah|non)\W*$|\b(that'?s (all|it|everything)|that is (all|it|everything)|"
+            r"nothing else|i'?m (good|done|all set|fine)|all (good|set)|no,? thanks?( you)?|"
+            r"no more|eso es todo|nada mas|es todo|c'?est tout|rien d'autre|ca ira)\b"
+        ),
+    ),
+    ("thanks", _rx(r"\b(thanks?( you| a lot| so much)?|thx|ty|appreciated?|gracias|merci)\b")),
+    (
+        "greeting",
+        _rx(
+            r"^\W*(hi|hello|hey|hiya|good (morning|afternoon|evening)|hola|buenos dias|buenas|"
+            r"bonjour|salut|coucou)\b"
+        ),  # fmt: skip
+    ),
+    (
+        "ack",
+        _rx(
+            r"^\W*(ok|okay|k|cool|great|perfect|awesome|nice|got it|sounds good|alright|vale|"
+            r"perfecto|genial|d'?accord|parfait|super)\W*$"
+        ),
+    ),
+)
+
+
+def small_talk(text: str) -> SmallTalk | None:
+    """What a short social message is ("thanks!", "no that's all", "bye", "hi", "ok"), or None for
+    anything that asks for something (a request is never small talk: "thanks, and where is my
+    order?")."""
+    folded = fold(text).replace("\u2019", "'")
+    words = re.findall(r"[a-z']+", folded)
+    if not words or len(words) > 8 or "?" in folded or goal_cue(text) is not None:
+        return None
+    if re.search(r"\d|@", folded):
+        return None
+    for kind, pattern in _SMALL_TALK:
+        if pattern.search(folded):
+            return kind
+    return None
+
+
 _MISTAKE: Final = _rx(
     r"\b(mistake|by accident|wrong|error|equivocacion|equivoque|erreur|par erreur)\b"
 )

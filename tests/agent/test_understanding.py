@@ -16,6 +16,7 @@ from agent.understanding import (
     goal_cue,
     parse_address,
     request_parts,
+    small_talk,
     suspicious,
     yes_and_more,
     yes_no,
@@ -327,3 +328,30 @@ def test_a_change_asked_for_beats_the_question_around_it() -> None:
     assert choose_goal(None, "track_order", 0.9, False, 0.5, "en", "where is my order?") == (
         "track_order"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("no that's all, thanks!", "done"),
+        ("nope", "done"),
+        ("gracias, eso es todo", "done"),
+        ("non, c'est tout", "done"),
+        ("bye", "goodbye"),
+        ("thank you so much, have a great day", "goodbye"),
+        ("thanks!", "thanks"),
+        ("merci beaucoup", "thanks"),
+        ("hi", "greeting"),
+        ("buenos días", "greeting"),
+        ("ok", "ack"),
+        ("cool", "ack"),
+        # Anything that asks for something is not small talk.
+        ("hi, where is my order?", None),
+        ("hello, I want to cancel my order", None),
+        ("thanks, and can I return the lamp", None),
+        ("my email is mei@example.com", None),
+        ("ok so what about the lamp", None),
+    ],
+)
+def test_small_talk(text: str, kind: str | None) -> None:
+    assert small_talk(text) == kind

@@ -172,7 +172,7 @@ def return_turns(desk: Service, index: int) -> tuple[str, dict[str, str], list[s
     return (
         cid,
         auth,
-        [f"I want to return all items of {order.id}", "refund to the original payment method"],
+        [f"I want to return all items of {order.id}, refund to the original payment method"],
     )
 
 
