@@ -1,8 +1,9 @@
 """The graph's nodes. Each reads the state and ``Runtime[Context]`` and returns the fields it changes.
 
-Business rules stay in ``tools/``: flows call the tools through ``tools.registry.invoke`` with a
-``ToolContext`` built from the verified identity in state, and ask the tools themselves whether a write
-is allowed (an unconfirmed call is checked and refused before it needs a confirmation).
+The router picks the turn's path and keeps the queue of requests said together; ``act`` runs the
+current goal's flow (``agent.flows.REGISTRY``), carries out a confirmed write (with a person's approval
+when the amount needs it) and starts the next queued request; ``respond`` and ``guard`` write and check
+the reply.
 """
 
 from __future__ import annotations

@@ -16,21 +16,7 @@ from typing import Any, Final, Literal
 
 from agent.goals import Goal
 
-# Goals the agent pursues, and which of them need a verified customer.
-GOALS: Final = (
-    "track_order",
-    "refund_status",
-    "cancel_order",
-    "return_item",
-    "exchange_item",
-    "change_address",
-    "availability",
-    "policy",
-    "complaint",
-    "human",
-    "account_info",
-    "change_payment",
-)
+# The goals that need a verified customer.
 ACCOUNT_GOALS: Final[frozenset[Goal]] = frozenset(
     {
         "account_info",
