@@ -9,6 +9,7 @@ the reply.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import replace
@@ -429,6 +430,9 @@ def authenticate(state: State, runtime: Runtime[Context]) -> Update:
             missing = "ask_zip"
         elif clues.zip:
             missing = "ask_name"
+        elif _NO_EMAIL.search(text):
+            # "I don't have an email, but I can give my name and zip": ask for exactly those.
+            missing = "ask_name_zip"
         return turn.update(draft=render(missing, lang), awaiting="identity",
                            identity=clues.as_dict())  # fmt: skip
     if not outcome.ok:
@@ -446,6 +450,14 @@ def authenticate(state: State, runtime: Runtime[Context]) -> Update:
         route="act" if resumes else "authenticate",
         draft="" if resumes else render("auth_ok", lang),
     )
+
+
+_NO_EMAIL: Final = re.compile(
+    r"\b((don'?t|do not|can'?t|cannot) (have|remember|recall|know|find)\b[\w' ]{0,25}e-?mail|"
+    r"no e-?mail|(name|names) and (my |the )?zip|no tengo (correo|email)|no recuerdo mi correo|"
+    r"pas d'e-?mail|je n'ai pas d'e-?mail|nom et (mon |le )?code postal|nombre y (el )?codigo postal)",
+    re.IGNORECASE,
+)
 
 
 def after_authenticate(state: State) -> str:

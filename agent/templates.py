@@ -21,6 +21,11 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
         "d'une commande, les annulations, retours, échanges, adresses, remboursements, produits et nos "
         "conditions.",
     ),
+    "ask_name_zip": (
+        "No problem. What are your first name, last name and zip code?",
+        "No hay problema. ¿Cuáles son su nombre, su apellido y su código postal?",
+        "Pas de souci. Quels sont vos prénom, nom et code postal ?",
+    ),
     "ask_identity": (
         "To look at your account I first need to verify you: please give me the email on your "
         "account, or your first name, last name and zip code.",

@@ -126,7 +126,7 @@ _CUES: Final[tuple[tuple[Goal, re.Pattern[str]], ...]] = (
     (
         "change_address",
         _rx(
-            r"\b(address|ship it to|direccion|adresse)\b|\b(delivered|deliver(ed)? (it|them|this)|"
+            r"(?<!email )(?<!e-mail )(?<!mail )\b(address|ship it to|direccion|adresse)\b|\b(delivered|deliver(ed)? (it|them|this)|"
             r"send (it|them|this)|ship (it|them|this)) to (suite|apt|apartment|unit|\d)"
         ),
     ),

@@ -355,3 +355,8 @@ def test_a_change_asked_for_beats_the_question_around_it() -> None:
 )
 def test_small_talk(text: str, kind: str | None) -> None:
     assert small_talk(text) == kind
+
+
+def test_an_email_address_is_not_an_address_change() -> None:
+    assert goal_cue("I don't have an email address, but I can give my name and zip") is None
+    assert goal_cue("please update the shipping address") == "change_address"
