@@ -126,8 +126,9 @@ _CUES: Final[tuple[tuple[Goal, re.Pattern[str]], ...]] = (
     (
         "change_address",
         _rx(
-            r"(?<!email )(?<!e-mail )(?<!mail )\b(address|ship it to|direccion|adresse)\b|\b(delivered|deliver(ed)? (it|them|this)|"
-            r"send (it|them|this)|ship (it|them|this)) to (suite|apt|apartment|unit|\d)"
+            r"(?<!email )(?<!e-mail )(?<!mail )\b(address|ship it to|direccion|adresse)\b|"
+            r"\b(delivered|deliver(ed)? (it|them|this)|send (it|them|this)|ship (it|them|this)) to "
+            r"(suite|apt|apartment|unit|\d)"
         ),
     ),
     (

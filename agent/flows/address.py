@@ -60,11 +60,22 @@ _ACCOUNT_ADDRESS = re.compile(
 )
 
 
+# Words that put the change on one order's shipping address, not on the account's: "ship this
+# order to ...", "the address on my pending order". A mention of an order in passing ("the same as
+# in my recent order") does not.
+_ORDER_ADDRESS = re.compile(
+    r"\b((this|that|the|my) (pending |last |latest |new )?order'?s? (address|shipping|to\b|should)|"
+    r"(ship|deliver|send)\w* (this|that|the|my) order|address (of|for|on) (this|that|the|my) "
+    r"(pending |last |latest |new )?order|(shipping|delivery) address)",
+    re.IGNORECASE,
+)
+
+
 def _change_address(state: State, turn: Turn) -> Update:
     """An address change: the account's default address when the customer speaks of their
     address, profile or a move and names no order; else one order's shipping address."""
     text = request_text(state)
-    names_an_order = bool(state.slots.get("order_id")) or "order" in text.lower()
+    names_an_order = bool(state.slots.get("order_id")) or bool(_ORDER_ADDRESS.search(text))
     if _ACCOUNT_ADDRESS.search(text) and not names_an_order:
         return _change_user_address(state, turn)
     return about_an_order(_change_order_address, STATUSES)(state, turn)
