@@ -204,6 +204,13 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
         "Plusieurs options de {item} correspondent à votre demande :\n{choices}\nLaquelle "
         "souhaitez-vous ?",
     ),
+    "confirm_exchange_many": (
+        "To confirm: on order {order_id}, exchange {changes}; {difference}. Shall I go ahead? (yes/no)",
+        "Para confirmar: en el pedido {order_id}, cambiar {changes}; {difference}. ¿Continúo? "
+        "(sí/no)",
+        "Pour confirmer : sur la commande {order_id}, échanger {changes} ; {difference}. Je "
+        "continue ? (oui/non)",
+    ),
     "confirm_exchange": (
         "To confirm: exchange {item} ({old}) for ({new}) on order {order_id}; {difference}. Shall I "
         "go ahead? (yes/no)",

@@ -4,6 +4,8 @@ difference, the confirmation."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from typing import Any, Final
 
 from agent.flows.base import (
@@ -35,19 +37,33 @@ def _exchange(state: State, turn: Turn, order: dict[str, Any]) -> Update:
     slots = {**state.slots, "order_id": order_id}
     items = order["items"]
     if slots.get("item_id") is None:
-        chosen = chosen_items(request_text(state), items) if len(items) > 1 else items
-        if len(chosen) != 1:
+        # "I don't need the hiking boots" in an exchange leaves them out (in a return it would
+        # name them, so this reading stays here).
+        wanted = _NOT_THIS.sub(" ", request_text(state))
+        chosen = chosen_items(wanted, items) if len(items) > 1 else items
+        if not chosen:
             ask = render("ask_items", lang, order_id=order_id, action=render("verb_exchange", lang),
                          items=items_text(items, lang))  # fmt: skip
             return turn.update(draft=ask, slots=slots, awaiting="items")
+        # Several items of one order ("the desk lamp and the water bottle") are one exchange:
+        # the variant of each is settled in turn, then the whole is confirmed as one call.
         slots["item_id"] = chosen[0]["item_id"]
+        slots["more_items"] = [i["item_id"] for i in chosen[1:]]
+        slots["swaps"] = {}
     item = next((i for i in items if i["item_id"] == slots["item_id"]), None)
     if item is None:
         return fail(state, turn, render("rephrase", lang), slots={})
     product = turn.value("get_product_details", {"product_id": item["product_id"]}) or {}
     variants = list(product.get("variants", {}).values())
-    option_text = text if state.awaiting == "variant" else request_text(state)
-    offered = [v for v in variants if v["item_id"] in slots.get("offered", [])]
+    several = bool(slots.get("more_items") or slots.get("swaps"))
+    said = request_text(state)
+    option_text = (
+        text
+        if state.awaiting == "variant"
+        else (_words_about(said, item["name"]) if several else said)
+    )
+    # In the order they were listed: "the first one" is the first the customer read.
+    offered = [v for oid in slots.get("offered", []) for v in variants if v["item_id"] == oid]
     wish = read_variant_wish(option_text, item, variants)
     if offered and state.awaiting == "variant":
         # An answer to "which of these?": read against what was offered, by its options or
@@ -79,6 +95,14 @@ def _exchange(state: State, turn: Turn, order: dict[str, Any]) -> Update:
         slots["offered"] = [v["item_id"] for v in fits[:5]]
         return turn.update(draft=draft, slots=slots, awaiting="variant")
     variant = fits[0]
+    swaps = {**dict(slots.get("swaps") or {}), str(item["item_id"]): str(variant["item_id"])}
+    if slots.get("more_items"):
+        # The next item's variant, asked for or read from what the customer said of it.
+        following, *rest = slots["more_items"]
+        nxt = {**slots, "item_id": following, "more_items": rest, "swaps": swaps, "offered": []}
+        return _exchange(replace(state, slots=nxt, awaiting=None), turn, order)
+    if len(swaps) > 1:
+        return _confirm_many(state, turn, order, {**slots, "swaps": swaps})
     target = (
         refund_target(state, turn, order, request_text(state), any_method=True)
         or original_pm(order)
@@ -103,6 +127,55 @@ def _exchange(state: State, turn: Turn, order: dict[str, Any]) -> Update:
     summary = render("confirm_exchange", lang, item=item["name"], old=old, new=new,
                      order_id=order_id, difference=difference)  # fmt: skip
     return ask_confirmation(state, turn, "exchange_delivered_order_items", args, summary, slots)
+
+
+_NOT_THIS: Final = re.compile(
+    r"\b(?:i )?(?:don'?t|do not) (?:need|want)(?: to (?:exchange|change|swap))? the [^.,;!?]*",
+    re.IGNORECASE,
+)
+
+
+def _words_about(text: str, name: str) -> str:
+    """The part of ``text`` about the item called ``name`` ("a bigger bottle" in "a dimmer lamp and
+    a bigger bottle"), or nothing when no part names it."""
+    head = name.lower().split()[-1].rstrip("s")
+    parts = re.split(r",|;|\band\b|\bthen\b", text, flags=re.IGNORECASE)
+    return " ".join(p for p in parts if head in p.lower())
+
+
+def _confirm_many(state: State, turn: Turn, order: dict[str, Any], slots: dict[str, Any]) -> Update:
+    """One confirmation for every item of the order being exchanged (or changed), as one call."""
+    lang = state.language
+    items = {str(i["item_id"]): i for i in order["items"]}
+    swaps: dict[str, str] = dict(slots["swaps"])
+    changes, diff = [], 0.0
+    for old_id, new_id in swaps.items():
+        item = items[old_id]
+        product = turn.value("get_product_details", {"product_id": item["product_id"]}) or {}
+        variant = dict(product.get("variants", {})).get(new_id) or {}
+        diff += float(variant.get("price", item["price"])) - float(item["price"])
+        old = options_words(item["options"], lang)
+        new = options_words(variant.get("options", {}), lang)
+        changes.append(f"{item['name']} ({old} -> {new})")
+    diff = round(diff, 2)
+    target = (
+        refund_target(state, turn, order, request_text(state), any_method=True)
+        or original_pm(order)
+        or ""
+    )
+    turn.notes.append(f"price difference {diff:.2f} {abs(diff):.2f}")
+    args = {
+        "order_id": order["order_id"],
+        "item_ids": list(swaps),
+        "new_item_ids": list(swaps.values()),
+        "payment_method_id": target,
+    }
+    pending = str(order["status"]).startswith("pending")
+    tool = "modify_pending_order_items" if pending else "exchange_delivered_order_items"
+    summary = render("confirm_modify_items" if pending else "confirm_exchange_many", lang,
+                     order_id=order["order_id"], changes="; ".join(changes),
+                     difference=difference_words(turn, diff, target))  # fmt: skip
+    return ask_confirmation(state, turn, tool, args, summary, slots)
 
 
 STATUSES: Final = frozenset({"delivered"})
