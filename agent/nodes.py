@@ -37,6 +37,7 @@ from agent.flows.base import (
     refuse,
     status_text,
 )
+from agent.goals import Goal
 from agent.guardrails import agent_logger, check_grounding, order_ids
 from agent.language import detect_language
 from agent.resolvers import (
@@ -213,8 +214,8 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
     pending = state.pending
     order_id = _entity(u, "order_id")
     if pending is not None:
-        answer = _confirms(text, pending["tool"])
-        more = yes_and_more(text, action=pending["tool"])
+        answer = _confirms(text, pending["tool"], goal)
+        more = yes_and_more(text, action=pending["tool"], goal=goal)
         if answer and more:
             # "yes, and then return the backpack too": this write is confirmed, and the further
             # request waits its turn.
@@ -305,11 +306,11 @@ _STRONG_CUES: Final = frozenset(
 )
 
 
-def _confirms(text: str, tool: str) -> bool | None:
+def _confirms(text: str, tool: str, goal: Goal | None) -> bool | None:
     """The answer to "shall I ...?": yes, no, or unclear; a clear yes followed by a further request
     ("yes, and then return the backpack too") is a yes."""
     answer = yes_no(text, action=tool)
-    if answer is None and yes_and_more(text, action=tool) is not None:
+    if answer is None and yes_and_more(text, action=tool, goal=goal) is not None:
         return True
     return answer
 
@@ -606,7 +607,7 @@ def _confirmed(state: State, turn: Turn) -> Update:
     lang = state.language
     pending = state.pending
     assert pending is not None
-    if _confirms(last_user_text(state), pending["tool"]) is not True:
+    if _confirms(last_user_text(state), pending["tool"], state.goal) is not True:
         return finish(turn, render("declined", lang))
     approver = pending.get("approved_by") if pending["approved"] else None
     if pending.get("needs_approval") and not pending["approved"]:

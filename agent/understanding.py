@@ -30,9 +30,6 @@ ACCOUNT_GOALS: Final[frozenset[Goal]] = frozenset(
     }
 )
 
-_WRITE_CUES: Final[frozenset[Goal]] = frozenset(
-    {"cancel_order", "return_item", "exchange_item", "change_address", "change_payment"}
-)
 
 # Classifier intents (taxonomy names) -> goals; anything else the knowledge base may answer.
 INTENT_GOALS: Final[Mapping[str, Goal]] = {
@@ -200,7 +197,7 @@ def choose_goal(
     classified = intent_goal(intent) if confidence >= min_confidence and not out_of_scope else None
     if language != "en":
         return cue or classified
-    if cue in _WRITE_CUES and classified == "track_order":
+    if cue in _PART_GOALS and classified == "track_order":
         # "where is my order? I want it delivered to Suite 641": the change asked for, not the
         # question around it.
         return cue
@@ -324,6 +321,9 @@ _PART_CUES: Final[tuple[tuple[Goal, re.Pattern[str]], ...]] = (
         ),
     ),
 )
+_PART_GOALS: Final = frozenset(goal for goal, _ in _PART_CUES)
+"""The goals that write: a request for one of them is what a message is about, before any
+question around it ("where is my order? I want it delivered to Suite 641")."""
 # Where one request's words end and the next one's begin: a sentence end, a comma or semicolon, or
 # a joining word ("and also", "then", "plus").
 _CLAUSE_BREAK: Final = _rx(
@@ -379,10 +379,11 @@ def request_parts(text: str) -> list[tuple[Goal, str]]:
     ]
 
 
-def yes_and_more(text: str, action: str | None = None) -> str | None:
+def yes_and_more(text: str, action: str | None = None, goal: Goal | None = None) -> str | None:
     """The further request that follows a clear yes ("yes. and after that can you return the
     backpack too?"): the words of that request, or None. A yes that is redirected ("yes, but
-    cancel the other one instead", "yes, actually return it") is not one."""
+    cancel the other one instead", "yes, actually return it") is not one, nor is a yes that only
+    names the ``goal`` being confirmed again ("yes, cancel it")."""
     folded, where = _folded_with_index(text)
     for m in _CLAUSE_BREAK.finditer(folded):
         if "?" in m.group():
@@ -393,21 +394,12 @@ def yes_and_more(text: str, action: str | None = None) -> str | None:
         goals = {goal for goal, rx in _PART_CUES if rx.search(rest)}
         if _REDIRECT.search(rest) or not goals:
             return None
-        if goals == {_TOOL_GOALS.get(action or "")} and not _ADDITION.search(rest):
+        if goals == {goal} and not _ADDITION.search(rest):
             return None  # "yes, cancel it": the yes with its own action's verb, nothing more
         return text[where[m.start()] :].strip(" ,;.!?")
     return None
 
 
-_TOOL_GOALS: Final[Mapping[str, Goal]] = {
-    "cancel_pending_order": "cancel_order",
-    "return_delivered_order_items": "return_item",
-    "exchange_delivered_order_items": "exchange_item",
-    "modify_pending_order_items": "exchange_item",
-    "modify_pending_order_address": "change_address",
-    "modify_user_address": "change_address",
-    "modify_pending_order_payment": "change_payment",
-}
 _ADDITION: Final = _rx(
     r"\b(too|also|as well|another|other|second|next|after that|then|tambien|otro|otra|aussi|autre)\b"
 )

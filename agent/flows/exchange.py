@@ -5,6 +5,7 @@ difference, the confirmation."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Final
 
@@ -24,7 +25,7 @@ from agent.flows.base import (
     refund_target,
     request_text,
 )
-from agent.resolvers import available_options, read_variant_wish
+from agent.resolvers import available_options, named_items, read_variant_wish
 from agent.state import State
 from agent.templates import render
 from agent.wording import options_words
@@ -58,9 +59,7 @@ def _exchange(state: State, turn: Turn, order: dict[str, Any]) -> Update:
     several = bool(slots.get("more_items") or slots.get("swaps"))
     said = request_text(state)
     option_text = (
-        text
-        if state.awaiting == "variant"
-        else (_words_about(said, item["name"]) if several else said)
+        text if state.awaiting == "variant" else (_words_about(said, item) if several else said)
     )
     # In the order they were listed: "the first one" is the first the customer read.
     offered = [v for oid in slots.get("offered", []) for v in variants if v["item_id"] == oid]
@@ -135,12 +134,11 @@ _NOT_THIS: Final = re.compile(
 )
 
 
-def _words_about(text: str, name: str) -> str:
-    """The part of ``text`` about the item called ``name`` ("a bigger bottle" in "a dimmer lamp and
-    a bigger bottle"), or nothing when no part names it."""
-    head = name.lower().split()[-1].rstrip("s")
+def _words_about(text: str, item: Mapping[str, Any]) -> str:
+    """The parts of ``text`` that name ``item`` ("a bigger bottle" in "a dimmer lamp and a bigger
+    bottle"), read as the item names are read everywhere (``named_items``); empty when none does."""
     parts = re.split(r",|;|\band\b|\bthen\b", text, flags=re.IGNORECASE)
-    return " ".join(p for p in parts if head in p.lower())
+    return " ".join(p for p in parts if named_items(p, [item]))
 
 
 def _confirm_many(state: State, turn: Turn, order: dict[str, Any], slots: dict[str, Any]) -> Update:

@@ -6,6 +6,7 @@ import logging
 
 import pytest
 
+from agent.flows import REGISTRY
 from agent.guardrails import PIIFilter, check_grounding
 from agent.language import LANGUAGES, detect_language
 from agent.templates import render, template_keys
@@ -297,7 +298,8 @@ def test_one_request_or_its_alternative_is_not_split(text: str) -> None:
     ],
 )
 def test_a_yes_with_a_further_request(text: str, tool: str, more: str | None) -> None:
-    found = yes_and_more(text, action=tool)
+    goal = next(g for g, flow in REGISTRY.items() if tool in flow.writes)
+    found = yes_and_more(text, action=tool, goal=goal)
     if more is None:
         assert found is None
     else:
