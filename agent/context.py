@@ -25,8 +25,11 @@ class Context:
     min_confidence: float = 0.5
     """From this calibrated confidence the classifier's intent picks the goal; below it the message's
     cues do, and with none the agent asks once, then escalates."""
-    negative_sentiment: float = -0.6
-    """A sentiment score (P(pos) - P(neg)) at or below this escalates."""
+    negative_sentiment: float = -0.85
+    """A sentiment score (P(pos) - P(neg)) at or below this escalates. Anger ("I'm furious", "your
+    shop is a scam") scores -0.89 and below; a mild complaint with a request the agent can act on
+    ("it got sent to Texas by accident, what's the tracking number?") scores about -0.6 to -0.75,
+    and is helped rather than handed off."""
     severity_escalation: int = 4
     """A severity level at or above this escalates."""
     vip_spend: float = 5000.0

@@ -159,7 +159,7 @@ class Settings(BaseSettings):
     """Intent confidence from which the classifier picks the agent's goal; below it keyword cues do,
     and with none the agent asks the customer to rephrase, then escalates."""
 
-    agent_negative_sentiment: float = Field(default=-0.6, ge=-1.0, le=1.0)
+    agent_negative_sentiment: float = Field(default=-0.85, ge=-1.0, le=1.0)
     """Sentiment score (P(positive) - P(negative)) at or below which the agent escalates."""
 
     agent_severity_escalation: int = Field(default=4, ge=1, le=6)
