@@ -44,6 +44,7 @@ from agent.resolvers import (
     IdentityClues,
     candidate_orders,
     names_a_payment_method,
+    narrowed_items,
     read_identity,
 )
 from agent.services import Services, resolve
@@ -61,6 +62,7 @@ from agent.understanding import (
     request_parts,
     small_talk,
     suspicious,
+    withdraws,
     yes_and_more,
     yes_no,
 )
@@ -213,8 +215,15 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
     update: Update = {}
     pending = state.pending
     order_id = _entity(u, "order_id")
+    said = text
     if pending is not None:
         answer = _confirms(text, pending["tool"], goal)
+        instead = [(g, w) for g, w in request_parts(text) if g != goal] if answer is False else []
+        if instead:
+            # "No, don't exchange anything, return the water bottle instead": the write is
+            # declined, and what they asked for instead is followed (the rest waits its turn).
+            new_goal, said = instead[0]
+            update["queue"] = [*(queued_request(g, w) for g, w in instead[1:]), *state.queue]
         more = yes_and_more(text, action=pending["tool"], goal=goal)
         if answer and more:
             # "yes, and then return the backpack too": this write is confirmed, and the further
@@ -223,16 +232,21 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
         other_order = order_id is not None and _same_order(order_id) != _same_order(
             str(pending["arguments"].get("order_id", ""))
         )
-        if answer is None and (new_goal not in (None, goal) or other_order):
+        if (answer is None or instead) and (new_goal not in (None, goal) or other_order):
             # The customer moved on ("yes, but cancel #W2 instead"): nothing is confirmed, and the
             # new request is followed from the start, its slots gathered again.
             pending = None
             update.update(pending=None, awaiting=None)
-            if other_order:
+            if other_order or instead:
+                # The other request finds its own order from its own words.
                 slots = {}
+        elif answer is not True and (narrowed := _narrowed(state, ctx, text, pending)):
+            # "actually, only the desk lamp": the same write with fewer items, asked again.
+            fewer, kept = narrowed
+            return {**update, "route": "act", "pending": None, "awaiting": None,
+                    "slots": {**slots, **kept, "plan": fewer}}  # fmt: skip
         elif not reasons:
             return {**update, "route": "act" if answer is not None else "clarify"}
-    said = text
     parts = request_parts(text) if (new_goal or not goal) and not answering else []
     if len(parts) > 1:
         # Several requests at once ("cancel the sunglasses and return the coffee maker"): the
@@ -246,9 +260,10 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
         update.update(goal=goal, awaiting=None, clarified=False)
     if order_id and (len(parts) < 2 or _same_order(order_id) in _same_order(said)):
         slots["order_id"] = order_id
-    if goal:
+    if goal and not (answering and state.awaiting == "order_id"):
         # Everything said about this request, so a detail given before a question (the item, the
-        # reason, where the refund goes) is not asked for again.
+        # reason, where the refund goes) is not asked for again. Which order it is ("the one
+        # with the kettle") is not a word about the items.
         slots["said"] = [*slots.get("said", []), said][-6:]
     update["slots"] = slots
     if goal == "complaint" and state.customer_id and not reasons:
@@ -317,6 +332,37 @@ def _confirms(text: str, tool: str, goal: Goal | None) -> bool | None:
 
 def _requests(text: str) -> list[dict[str, Any]]:
     return [queued_request(goal, said) for goal, said in request_parts(text)]
+
+
+def _narrowed(
+    state: State, ctx: Context, text: str, pending: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The write being confirmed, narrowed to the items the customer keeps in it ("only the desk
+    lamp", "leave out the water bottle"), as a plan to put to them again, and the flow's slots that
+    name those items; None when the answer narrows nothing."""
+    arguments = dict(pending["arguments"])
+    ids = [str(i) for i in arguments.get("item_ids") or []]
+    if len(ids) < 2:
+        return None
+    turn = Turn(state, resolve(ctx))
+    order = turn.value("get_order_details", {"order_id": arguments.get("order_id", "")}) or {}
+    by_id = {str(i["item_id"]): i for i in order.get("items", [])}
+    kept = narrowed_items(text, [by_id[i] for i in ids if i in by_id])
+    if not kept:
+        return None
+    keep = {str(i["item_id"]) for i in kept}
+    if "new_item_ids" in arguments:
+        pairs = [(i, n) for i, n in zip(ids, arguments["new_item_ids"], strict=False) if i in keep]
+        arguments["new_item_ids"] = [n for _, n in pairs]
+        slots: dict[str, Any] = {"swaps": dict(pairs)}
+    else:
+        slots = {
+            "item_names": [i["name"] for i in kept],
+            "amount": round(sum(float(i["price"]) for i in kept), 2),
+        }
+    arguments["item_ids"] = [i for i in ids if i in keep]
+    slots["item_ids"] = arguments["item_ids"]
+    return {"action": "tool", "tool": pending["tool"], "arguments": arguments}, slots
 
 
 def _same_order(order_id: str) -> str:
@@ -533,6 +579,11 @@ def act(state: State, runtime: Runtime[Context]) -> Update:
     plan = state.slots.get("plan")
     if isinstance(plan, dict):
         return _planned(state, turn, plan)
+    if state.awaiting not in (None, "confirmation", "identity") and withdraws(
+        last_user_text(state)
+    ):
+        # "oh ok, then just leave it as it is": the request is dropped, not asked again.
+        return _next_request(state, turn, finish(turn, render("declined", state.language)))
     return _next_request(state, turn, _run_flow(state, turn))
 
 

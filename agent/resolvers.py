@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from agent.understanding import describe_options, fold
+from agent.wording import products_named_in
 
 # ------------------------------------------------------------------------------------- identity
 
@@ -206,6 +207,12 @@ def words_of(text: str) -> list[str]:
     return [_singular(w) for w in re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)*", fold(text))]
 
 
+def _said(text: str) -> set[str]:
+    """The words a customer said, with the English words of any product they named in Spanish or
+    French ("las gafas de sol" also says "sunglasses"), for matching against the shop's names."""
+    return set(words_of(text)) | {w for name in products_named_in(text) for w in words_of(name)}
+
+
 def _mentions(name: str, said: set[str]) -> int:
     """How strongly the customer's words name ``name``: 3 for its head noun as said ("chair" of
     "Office Chair"), 2 for a word the head ends with ("watch" of "Wristwatch"), 1 for another of
@@ -249,11 +256,23 @@ def _option_words(item: Mapping[str, Any]) -> set[str]:
     return {w for v in values for w in words_of(str(v)) if w not in _GENERIC}
 
 
+_ALL_BUT: Final = re.compile(
+    r"\b(all|everything|every item|whole order|entire order|todo|todos|tout|tous|toutes)\b"
+)
+
+
+def names_by_exclusion(text: str) -> bool:
+    """Whether the items are named as a whole or by what is left out ("everything but the pet
+    bed", "all of it"), which reads within one order, never across several."""
+    folded = fold(text)
+    return bool(_ALL_BUT.search(folded) or _EXCEPT.search(folded))
+
+
 def named_items(text: str, items: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The items of one order the customer names, exactly: "the lamp and the kettle", "both
     helmets", "everything except the watch", "all of it". Empty when none is named."""
     folded = fold(text)
-    said = set(words_of(text))
+    said = _said(text)
     everything = re.search(
         r"\b(all|everything|every item|both|whole order|entire order|todo|todos|ambos|ambas|"
         r"tout|tous|toutes|les deux)\b",
@@ -263,20 +282,51 @@ def named_items(text: str, items: Sequence[Mapping[str, Any]]) -> list[Mapping[s
     # "everything but the boots", "both beds, keep the headphones": what follows is left out.
     split = _EXCEPT.split(folded, maxsplit=1)
     if len(split) == 2:
-        after = set(words_of(split[1]))
+        after = _said(split[1])
         excluded = _best_named([(i, _mentions(str(i["name"]), after)) for i in items])
-        said = set(words_of(split[0]))
+        said = _said(split[0])
     scored = [(i, _mentions(str(i["name"]), said)) for i in items if i not in excluded]
     named = _best_named(scored)
     if named and not (everything and not excluded and len(named) == len(items)):
         if len(named) > 1 and not everything:
-            # "the red helmet" of two helmets: the options tell them apart.
-            by_option = [i for i in named if _option_words(i) & said]
-            return by_option or named
+            # "the red helmet" of two helmets: the options tell them apart. Only items of one
+            # name are told apart so: "the bottle for the black one and the lamp" names both.
+            kept = []
+            for item in named:
+                twins = [i for i in named if i["name"] == item["name"]]
+                by_option = [i for i in twins if _option_words(i) & said]
+                if len(twins) == 1 or not by_option or item in by_option:
+                    kept.append(item)
+            return kept
         return named
     if everything or excluded:
         return [i for i in items if i not in excluded]
     return []
+
+
+_ONLY: Final = re.compile(r"\b(only|just|solo|solamente|seulement|uniquement)\b")
+_LEAVE_OUT: Final = re.compile(
+    r"\b(without|leave out|leave off|skip|drop|forget( about)?|remove|take out|minus|no need|"
+    r"(don'?t|do not) (need|want|exchange|return|change|swap))\b"
+)
+
+
+def narrowed_items(text: str, items: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]] | None:
+    """The items a customer keeps in a write they were asked to confirm, when their answer narrows
+    it: "only the desk lamp", "actually just the lamp", "leave out the water bottle". None when the
+    answer names no strict part of ``items``, so it is read as a yes, a no or a new request."""
+    if len(items) < 2:
+        return None
+    folded = fold(text).replace("\u2019", "'")
+    named = named_items(text, items)
+    if not named or len(named) == len(items):
+        return None
+    if _EXCEPT.search(folded) or _ONLY.search(folded):
+        # "keep the boots", "only the lamp": what named_items found is what stays in the write.
+        return list(named)
+    if _LEAVE_OUT.search(folded):
+        return [i for i in items if i not in named]
+    return None
 
 
 # ---------------------------------------------------------------------------------------- orders
@@ -311,21 +361,110 @@ def order_label(order: Mapping[str, Any]) -> str:
     return f"{order['order_id']} ({names})" if names else str(order["order_id"])
 
 
+_STATES: Final[Mapping[str, str]] = dict(
+    pair.split(" ", 1)[::-1]
+    for pair in [
+        "AL alabama",
+        "AK alaska",
+        "AZ arizona",
+        "AR arkansas",
+        "CA california",
+        "CO colorado",
+        "CT connecticut",
+        "DE delaware",
+        "FL florida",
+        "GA georgia",
+        "HI hawaii",
+        "ID idaho",
+        "IL illinois",
+        "IN indiana",
+        "IA iowa",
+        "KS kansas",
+        "KY kentucky",
+        "LA louisiana",
+        "ME maine",
+        "MD maryland",
+        "MA massachusetts",
+        "MI michigan",
+        "MN minnesota",
+        "MS mississippi",
+        "MO missouri",
+        "MT montana",
+        "NE nebraska",
+        "NV nevada",
+        "NH new hampshire",
+        "NJ new jersey",
+        "NM new mexico",
+        "NY new york",
+        "NC north carolina",
+        "ND north dakota",
+        "OH ohio",
+        "OK oklahoma",
+        "OR oregon",
+        "PA pennsylvania",
+        "RI rhode island",
+        "SC south carolina",
+        "SD south dakota",
+        "TN tennessee",
+        "TX texas",
+        "UT utah",
+        "VT vermont",
+        "VA virginia",
+        "WA washington",
+        "WV west virginia",
+        "WI wisconsin",
+        "WY wyoming",
+        "DC district of columbia",
+    ]
+)
+"""US states by their full (lower-case) name: an order "sent to Texas" is one shipped to TX."""
+_SHIPPED_TO: Final = re.compile(
+    r"\b(sent|shipped|shipping|ship|going|goes|went|delivered|deliver|headed|address)\b"
+)
+
+
+def _by_destination(folded: str, orders: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The orders shipped to the place the customer names ("the one sent to Texas", "my order
+    going to Seattle"); empty when no place is named, or every order goes there."""
+    if not _SHIPPED_TO.search(folded):
+        return []
+    states = {code for name, code in _STATES.items() if re.search(rf"\b{name}\b", folded)}
+
+    def goes_there(order: Mapping[str, Any]) -> bool:
+        address = dict(order.get("address") or {})
+        city = fold(str(address.get("city", "")))
+        return str(address.get("state", "")).upper() in states or bool(
+            city and re.search(rf"\b{re.escape(city)}\b", folded)
+        )
+
+    fitting = [o for o in orders if goes_there(o)]
+    return fitting if len(fitting) < len(orders) else []
+
+
+def orders_naming(text: str, orders: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The orders holding the items the customer names ("the grill", "my camera order"); empty
+    when they name none."""
+    # Items the customer leaves out ("keep the hiking items") do not point at their order.
+    said = _said(_EXCEPT.split(fold(text), maxsplit=1)[0])
+    scores = [
+        (o, max((_mentions(str(i["name"]), said) for i in o["items"]), default=0)) for o in orders
+    ]
+    return _best_named(scores)
+
+
 def candidate_orders(
     text: str, orders: Sequence[Mapping[str, Any]], statuses: Collection[str] = ()
 ) -> list[Mapping[str, Any]]:
     """The customer's orders that fit what they said, most telling clue first: the items they
     name, then status words ("the one that hasn't shipped"), then the ``statuses`` the request can
     act on (only pending orders can be cancelled). The whole list when nothing narrows it."""
-    # Items the customer leaves out ("keep the hiking items") do not point at their order.
-    said = set(words_of(_EXCEPT.split(fold(text), maxsplit=1)[0]))
-    scores = [
-        (o, max((_mentions(str(i["name"]), said) for i in o["items"]), default=0)) for o in orders
-    ]
-    named = _best_named(scores)
+    named = orders_naming(text, orders)
     if named:
         return named
     folded = fold(text)
+    shipped_there = _by_destination(folded, orders)
+    if shipped_there:
+        return shipped_there
     for worded, pattern in _STATUS_WORDS:
         if pattern.search(folded):
             fitting = [o for o in orders if o["status"] in worded]

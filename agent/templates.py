@@ -125,6 +125,25 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
         "{amount} $ a {pm}, {status}, previsto para el {date}",
         "{amount} $ sur {pm}, {status}, prévu le {date}",
     ),
+    "cancel_whole_only": (
+        "An order can only be cancelled as a whole, not item by item: cancelling order {order_id} "
+        "cancels everything in it ({items}). If you'd rather keep it, I can change an item to another "
+        "option of the same product instead.\n",
+        "Un pedido solo se puede cancelar entero, no por artículos: cancelar el pedido {order_id} "
+        "cancela todo lo que contiene ({items}). Si prefiere conservarlo, puedo cambiar un artículo "
+        "por otra opción del mismo producto.\n",
+        "Une commande ne peut être annulée qu'en entier, pas article par article : annuler la "
+        "commande {order_id} annule tout ce qu'elle contient ({items}). Si vous préférez la garder, "
+        "je peux remplacer un article par une autre option du même produit.\n",
+    ),
+    "ask_cancel_whole_reason": (
+        "If you do want to cancel the whole order, tell me why: is it no longer needed, or was it "
+        "ordered by mistake? Otherwise it stays as it is.",
+        "Si quiere cancelar el pedido entero, dígame por qué: ¿ya no lo necesita, o lo pidió por "
+        "error? Si no, lo dejamos como está.",
+        "Si vous voulez annuler toute la commande, dites-moi pourquoi : vous n'en avez plus besoin, "
+        "ou l'avez-vous commandée par erreur ? Sinon, elle reste telle quelle.",
+    ),
     "ask_cancel_reason": (
         "Why would you like to cancel order {order_id}: is it no longer needed, or was it ordered by "
         "mistake?",

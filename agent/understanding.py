@@ -459,6 +459,19 @@ def small_talk(text: str) -> SmallTalk | None:
     return None
 
 
+_WITHDRAW: Final = _rx(
+    r"\b(never ?mind|forget (it|about it)|leave it|keep it (as it is|then|after all)|let it be|"
+    r"as it is|don'?t bother|no need then|olvidalo|dejalo( asi)?|no importa|laisse[zr]? tomber|"
+    r"laisse[zr]?[- ]la comme|tant pis)\b"
+)
+
+
+def withdraws(text: str) -> bool:
+    """Whether the customer drops the request instead of answering its question ("oh ok, then
+    just leave it as it is", "never mind", "forget it")."""
+    return bool(_WITHDRAW.search(fold(text).replace("\u2019", "'")))
+
+
 _MISTAKE: Final = _rx(
     r"\b(mistake|by accident|wrong|error|equivocacion|equivoque|erreur|par erreur)\b"
 )

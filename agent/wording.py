@@ -13,8 +13,10 @@ as the shop wrote it; nothing here raises. An unknown language reads as English.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final
@@ -584,6 +586,33 @@ def product_words(name: str, lang: str) -> str:
     index = _index(lang)
     words = _PRODUCTS.get(_key(text)) if index else None
     return words[index - 1] if words else text
+
+
+def _plain(text: str) -> str:
+    """Lower case without accents: "Lunettes de Soleil" and "lunettes de soleil" read alike."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+# Spanish and French names, longest first: "cafetera expreso" is found before "cafetera".
+_FOREIGN_NAMES: Final = sorted(
+    ((_plain(foreign), english) for english, names in _PRODUCTS.items() for foreign in names),
+    key=lambda pair: -len(pair[0]),
+)
+
+
+@functools.lru_cache(maxsize=512)
+def products_named_in(text: str) -> tuple[str, ...]:
+    """The English names of the products the text names in Spanish or French ("mi pedido de las
+    gafas de sol" -> ["sunglasses"]); each stretch of text names one product at most."""
+    rest = _plain(text)
+    found = []
+    for foreign, english in _FOREIGN_NAMES:
+        pattern = rf"(?<![\w-]){re.escape(foreign)}(?:e?s|x)?(?![\w-])"
+        if re.search(pattern, rest):
+            found.append(english)
+            rest = re.sub(pattern, " ", rest)
+    return tuple(found)
 
 
 # ------------------------------------------------------------------------------------------- money

@@ -57,11 +57,13 @@ def _account_info(state: State, turn: Turn) -> Update:
         turn.notes.append(f"order total {total:.2f}")
         pm = turn.pm_words(paid[0]["payment_method_id"] if paid else None)
         return finish(
-            turn, render("info_total", lang, order_id=order_id, total=f"{total:.2f}", pm=pm)
+            turn,
+            render("info_total", lang, order_id=order_id, total=f"{total:.2f}", pm=pm),
+            order_id,
         )
     if kind == "price" and named:
         prices = ", ".join(f"${float(i['price']):.2f} for the {i['name']}" for i in named)
-        return finish(turn, render("info_price", lang, order_id=order_id, prices=prices))
+        return finish(turn, render("info_price", lang, order_id=order_id, prices=prices), order_id)
     if kind == "refund_estimate" and named:
         amount = sum(float(i["price"]) for i in named)
         turn.notes.append(f"refund total {amount:.2f}")
@@ -69,7 +71,8 @@ def _account_info(state: State, turn: Turn) -> Update:
         gift = render("or_gift_card", lang, gift=turn.pm_words(cards[0])) if cards else ""
         return finish(turn, render("info_refund_estimate", lang, items=item_lines(named, lang),
                                   order_id=order_id, amount=f"{amount:.2f}",
-                                  original=turn.pm_words(original_pm(order)), gift=gift))  # fmt: skip
+                                  original=turn.pm_words(original_pm(order)), gift=gift),
+                      order_id)  # fmt: skip
     items = "; ".join(
         f"{line} (${float(i['price']):.2f})"
         for i, line in zip(
@@ -78,7 +81,7 @@ def _account_info(state: State, turn: Turn) -> Update:
     )
     status = status_text(order["status"], lang)
     return finish(
-        turn, render("info_contents", lang, order_id=order_id, status=status, items=items)
+        turn, render("info_contents", lang, order_id=order_id, status=status, items=items), order_id
     )
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, Final
 
 from agent.flows.base import (
@@ -16,6 +17,7 @@ from agent.flows.base import (
     refuse,
     request_text,
 )
+from agent.resolvers import candidate_orders
 from agent.state import State
 from agent.templates import render
 from agent.understanding import address_line2, format_address, parse_address
@@ -76,7 +78,8 @@ def _change_address(state: State, turn: Turn) -> Update:
     address, profile or a move and names no order; else one order's shipping address."""
     text = request_text(state)
     names_an_order = bool(state.slots.get("order_id")) or bool(_ORDER_ADDRESS.search(text))
-    if _ACCOUNT_ADDRESS.search(text) and not names_an_order:
+    if _PROFILE.search(text) or (_ACCOUNT_ADDRESS.search(text) and not names_an_order):
+        # "my default address", "on my profile": the account's, whatever order was talked about.
         return _change_user_address(state, turn)
     return about_an_order(_change_order_address, STATUSES)(state, turn)
 
@@ -86,13 +89,46 @@ def _change_user_address(state: State, turn: Turn) -> Update:
     slots = dict(state.slots)
     said = [last_user_text(state), *reversed(state.slots.get("said", []))]
     current = {k: str(v) for k, v in dict(turn.user().get("address", {})).items()}
-    address = _new_address(said, current) or slots.get("address")
+    address = (
+        _new_address(said, current)
+        or slots.get("address")
+        or _address_of_an_order(state, turn, current)
+    )
     if address is None:
         return turn.update(draft=render("ask_user_address", lang), slots=slots, awaiting="address")
     slots["address"] = address
     summary = render("confirm_user_address", lang, address=format_address(address))
     args = {"user_id": state.customer_id, **address}
     return ask_confirmation(state, turn, "modify_user_address", args, summary, slots)
+
+
+_PROFILE = re.compile(
+    r"\b(default|profile|account|on file|cuenta|perfil|compte|profil)\b", re.IGNORECASE
+)
+_AN_ORDERS = re.compile(
+    r"\border\b|\b(shipped|sent|going|delivered) to\b|\bpedido\b|\bcommande\b", re.IGNORECASE
+)
+
+
+def _address_of_an_order(
+    state: State, turn: Turn, current: Mapping[str, str]
+) -> dict[str, str] | None:
+    """The address of the order the customer points to ("the Seattle address my order is going
+    to", "the same as in my last order"), when they point to one that differs from the account's:
+    the order talked about, else the one their words fit. None when it is not one address."""
+    text = request_text(state)
+    if not _AN_ORDERS.search(text):
+        return None
+    orders = [turn.value("get_order_details", {"order_id": str(o)}) or {}
+              for o in turn.user().get("orders", [])]  # fmt: skip
+    orders = [o for o in orders if o.get("address")]
+    talked_about = [o for o in orders if o["order_id"] == state.slots.get("order_id")]
+    addresses: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+    for order in talked_about or candidate_orders(text, orders):
+        address: dict[str, str] = {str(k): str(v) for k, v in dict(order["address"]).items()}
+        if address != dict(current):
+            addresses[tuple(sorted(address.items()))] = address
+    return next(iter(addresses.values())) if len(addresses) == 1 else None
 
 
 STATUSES: Final = frozenset({"pending"})

@@ -19,11 +19,14 @@ from langchain_core.messages import AnyMessage, HumanMessage
 from langgraph.config import get_config
 
 from agent.goals import Goal, Slot
+from agent.guardrails import order_ids
 from agent.resolvers import (
     candidate_orders,
     named_items,
     named_payment_methods,
+    names_by_exclusion,
     order_label,
+    orders_naming,
     words_of,
 )
 from agent.services import Services
@@ -167,9 +170,10 @@ def fail(
     return update
 
 
-def finish(turn: Turn, draft: str) -> Update:
-    # The order stays remembered: "and can I return it?" is about the same one.
-    order_id = turn.state.slots.get("order_id")
+def finish(turn: Turn, draft: str, order_id: str | None = None) -> Update:
+    """The request is answered. The order it was about (``order_id``, else the one the
+    conversation was on) stays remembered: "and can I return it?" is about the same one."""
+    order_id = order_id or turn.state.slots.get("order_id")
     slots = {"order_id": order_id} if order_id else {}
     return turn.update(draft=draft, goal=None, slots=slots, awaiting=None, pending=None)
 
@@ -200,6 +204,16 @@ def which_order(
     once which, each named by its contents."""
     lang = state.language
     order_id = state.slots.get("order_id")
+    first_words = len(state.slots.get("said", [])) <= 1 and state.awaiting is None
+    if order_id and first_words and not order_ids(last_user_text(state)):
+        # A new request, and the order talked about before holds none of the items it names
+        # ("return the skateboard" after tracking the Texas order): the one that holds them is.
+        orders = [o for oid in turn.user().get("orders", [])
+                  if isinstance(o := turn.value("get_order_details", {"order_id": oid}), dict)]  # fmt: skip
+        naming = {str(o["order_id"]) for o in orders_naming(last_user_text(state), orders)}
+        if naming and order_id not in naming:
+            order_id = None
+            state = replace(state, slots={k: v for k, v in state.slots.items() if k != "order_id"})
     if not order_id:
         ids = list(turn.user().get("orders", []))
         asked = dict(state.slots.get("order_candidates", {}))
@@ -257,7 +271,10 @@ ITEM_GOALS: Final = frozenset({"return_item", "exchange_item"})
 def spread_over_orders(text: str, orders: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The orders, in the order the customer named their items, when the items named are spread
     over them, each order holding items the others do not ("the headphones and the earbuds");
-    empty when an item could be in more than one of them (two orders with a puzzle: ask)."""
+    empty when an item could be in more than one of them (two orders with a puzzle: ask), or
+    when the items are named as "everything but ..." (that is about one order: ask which)."""
+    if names_by_exclusion(text):
+        return []
     names: list[set[str]] = []
     for order in orders:
         named = {str(i["name"]) for i in named_items(text, order["items"])}

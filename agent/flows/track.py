@@ -39,7 +39,7 @@ def _track(state: State, turn: Turn, order: dict[str, Any]) -> Update:
     if not tracked.get("shipments") and order["status"] == "pending":
         text += render("not_shipped", lang)
     text += render("order_items", lang, items=item_lines(order["items"], lang))
-    return finish(turn, text)
+    return finish(turn, text, order["order_id"])
 
 
 def _refund_status(state: State, turn: Turn, order: dict[str, Any]) -> Update:
@@ -55,6 +55,7 @@ def _refund_status(state: State, turn: Turn, order: dict[str, Any]) -> Update:
                 order_id=order["order_id"],
                 status=status_text(order["status"], lang),
             ),
+            order["order_id"],
         )
     lines = "; ".join(
         render(
@@ -67,7 +68,9 @@ def _refund_status(state: State, turn: Turn, order: dict[str, Any]) -> Update:
         )  # fmt: skip
         for r in refunds
     )
-    return finish(turn, render("refunds", lang, order_id=order["order_id"], lines=lines))
+    return finish(
+        turn, render("refunds", lang, order_id=order["order_id"], lines=lines), order["order_id"]
+    )
 
 
 TRACK: Final = Flow(

@@ -440,3 +440,50 @@ def test_statuses_and_options_are_in_the_customers_language(make_agent: AgentFac
     assert "livrée" in r.reply and "delivered" not in r.reply
     # Option names too: no "color"/"size" in a French reply listing the items.
     assert not re.search(r"\b(color|size|material)\b", r.reply)
+
+
+def test_a_confirmation_narrowed_to_one_item_is_asked_again_for_that_item(
+    make_agent: AgentFactory,
+) -> None:
+    order, customer = find_order(make_agent().store, "delivered", min_items=3)
+    first, second = order.items[0], order.items[1]
+    if first.name == second.name or any(
+        i.name in (first.name, second.name) for i in order.items[2:]
+    ):
+        pytest.skip("the first two items' products repeat in this order")
+    h = make_agent(verified_customer_id=customer.id, risky_amount=100_000.0)
+    h.agent.send(
+        "c",
+        f"return the {first.name.lower()} and the {second.name.lower()} from {order.id}, "
+        "refund to the original payment method",
+    )
+    r = h.agent.send("c", f"actually, only the {second.name.lower()}")
+    assert "yes/no" in r.reply and second.name in r.reply and first.name not in r.reply
+    pending = h.agent.state("c").pending
+    assert pending is not None and pending["arguments"]["item_ids"] == [second.item_id]
+    r = h.agent.send("c", "yes")
+    assert order_status(h.store, order.id) == "return requested"
+    assert second.name in r.reply and first.name not in r.reply
+
+
+def test_a_declined_write_with_another_request_follows_the_other(make_agent: AgentFactory) -> None:
+    h = make_agent(verified_customer_id="yusuf_hernandez_6467")
+    h.agent.send("c", "cancel the sunglasses order, I ordered it by mistake")
+    r = h.agent.send("c", "no, don't cancel it. I'd like to return the coffee maker instead")
+    assert _status(h, "#W2033238") == "pending"
+    assert "Coffee Maker" in r.reply and "yes/no" in r.reply
+    pending = h.agent.state("c").pending
+    assert pending is not None and pending["tool"] == "return_delivered_order_items"
+
+
+def test_cancelling_part_of_an_order_is_explained_before_the_whole_is_offered(
+    make_agent: AgentFactory,
+) -> None:
+    order, customer = find_order(make_agent().store, "pending", min_items=2)
+    h = make_agent(verified_customer_id=customer.id)
+    r = h.agent.send("c", f"can I cancel just some of the items in {order.id}?")
+    assert "as a whole" in r.reply
+    assert all(i.name in r.reply for i in order.items)
+    assert order_status(h.store, order.id) == "pending"
+    r = h.agent.send("c", "ok, cancel the whole order then, I don't need it anymore")
+    assert "as a whole" not in r.reply and "yes/no" in r.reply

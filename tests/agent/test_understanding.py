@@ -19,6 +19,7 @@ from agent.understanding import (
     request_parts,
     small_talk,
     suspicious,
+    withdraws,
     yes_and_more,
     yes_no,
 )
@@ -362,3 +363,21 @@ def test_small_talk(text: str, kind: str | None) -> None:
 def test_an_email_address_is_not_an_address_change() -> None:
     assert goal_cue("I don't have an email address, but I can give my name and zip") is None
     assert goal_cue("please update the shipping address") == "change_address"
+
+
+@pytest.mark.parametrize(
+    ("text", "dropped"),
+    [
+        ("oh ok, then just leave it as it is", True),
+        ("never mind", True),
+        ("forget it, I'll keep it then", True),
+        ("déjalo así, gracias", True),
+        ("laissez tomber", True),
+        # Answers to the question, not a withdrawal.
+        ("I don't need it anymore", False),
+        ("keep the boots, return the rest", False),
+        ("to my paypal please", False),
+    ],
+)
+def test_a_request_dropped_instead_of_answered(text: str, dropped: bool) -> None:
+    assert withdraws(text) is dropped

@@ -19,6 +19,7 @@ from agent.wording import (
     option_words,
     options_words,
     product_words,
+    products_named_in,
     refund_status_words,
     status_words,
     value_words,
@@ -338,3 +339,18 @@ def test_unknown_language_reads_as_english() -> None:
     assert status_words("pending", "de") == "not shipped yet"
     assert option_words("color", "black", "de") == "color black"
     assert product_words("Office Chair", "it") == "Office Chair"
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("où en est ma commande avec les lunettes de soleil ?", ("sunglasses",)),
+        ("¿dónde está mi pedido de las botas de montaña?", ("hiking boots",)),
+        # The longest name wins its stretch of text: the espresso machine is not a coffee maker too.
+        ("quiero devolver la cafetera expreso", ("espresso machine",)),
+        ("la cafetera expreso y la cafetera", ("espresso machine", "coffee maker")),
+        ("where is my order", ()),
+    ],
+)
+def test_products_named_in_spanish_and_french(text: str, names: tuple[str, ...]) -> None:
+    assert products_named_in(text) == names
