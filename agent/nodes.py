@@ -55,6 +55,7 @@ from agent.understanding import (
     address_line2,
     cancel_reason,
     choose_goal,
+    fold,
     format_address,
     goal_cue,
     parse_address,
@@ -95,7 +96,7 @@ def ingest(state: State, runtime: Runtime[Context]) -> Update:
         "llm_used": False,
         "escalation_reasons": [],
         "route": None,
-        "language": detect_language(text, state.language),  # type: ignore[arg-type]
+        "language": detect_language(_without_identity(state, text), state.language),  # type: ignore[arg-type]
     }
     if state.customer_id is None and ctx.verified_customer_id:
         update["customer_id"] = ctx.verified_customer_id
@@ -275,8 +276,11 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
             reasons.append("vip_complaint")
     if goal and state.failures.get(goal, 0) >= 2:
         reasons.append(f"repeated_failure:{goal}")
-    if state.repeats >= 1 and not answering and (new_goal is None or new_goal == state.goal):
-        # The same question went unanswered twice: a third time would be a loop.
+    if state.repeats >= 1 and (
+        (not answering and (new_goal is None or new_goal == state.goal)) or _said_again(state)
+    ):
+        # The same question went unanswered twice, or the customer sent the same message again
+        # after the same answer twice: a third time would be a loop.
         reasons.append("repeated_question")
     if reasons:
         return {**update, "route": "escalate", "escalation_reasons": reasons}
@@ -363,6 +367,21 @@ def _narrowed(
     arguments["item_ids"] = [i for i in ids if i in keep]
     slots["item_ids"] = arguments["item_ids"]
     return {"action": "tool", "tool": pending["tool"], "arguments": arguments}, slots
+
+
+def _without_identity(state: State, text: str) -> str:
+    """The message without the names, e-mail and ids it gives: "Olivia Lopez, 76171" says nothing
+    of the customer's language (it read as Spanish)."""
+    clues = read_identity(text, expecting=state.awaiting == "identity")
+    for value in clues.as_dict().values():
+        text = re.sub(re.escape(value), " ", text, flags=re.IGNORECASE)
+    return text
+
+
+def _said_again(state: State) -> bool:
+    """Whether the customer's message is the one they sent before, word for word."""
+    said = [fold(message_text(m)).strip() for m in state.messages if isinstance(m, HumanMessage)]
+    return len(said) >= 2 and said[-1] == said[-2]
 
 
 def _same_order(order_id: str) -> str:
@@ -475,13 +494,15 @@ def authenticate(state: State, runtime: Runtime[Context]) -> Update:
         missing = "ask_identity"
         if clues.first_name and clues.last_name or clues.user_id:
             missing = "ask_zip"
+        elif clues.zip and clues.first_name:
+            missing = "ask_last_name"
         elif clues.zip:
             missing = "ask_name"
         elif _NO_EMAIL.search(text):
             # "I don't have an email, but I can give my name and zip": ask for exactly those.
             missing = "ask_name_zip"
-        return turn.update(draft=render(missing, lang), awaiting="identity",
-                           identity=clues.as_dict())  # fmt: skip
+        return turn.update(draft=render(missing, lang, first_name=clues.first_name or ""),
+                           awaiting="identity", identity=clues.as_dict())  # fmt: skip
     if not outcome.ok:
         return fail(state, turn, render("auth_failed", lang), counter="authenticate",
                      awaiting="identity", identity={})  # fmt: skip

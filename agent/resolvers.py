@@ -61,6 +61,12 @@ _NAME_HERE: Final = re.compile(
     rf"(?=\s*(?:here\b|,?\s*(?:zip\b|zipcode\b|from\s+\d{{5}}|in\s+\d{{5}}|\(?\d{{5}})))",
     re.IGNORECASE,
 )
+# A first name alone: "my name is Noah and my last name is Patel", "my name is Noah, zip 10108".
+_GIVEN: Final = re.compile(
+    rf"\b(?:my name is|my name's|me llamo|mi nombre es|je m'appelle)\s+{_NAME_WORD}"
+    rf"(?=\s*(?:[,.;!]|$|and\b|y\b|et\b))",
+    re.IGNORECASE,
+)
 # A reply that is only a name ("Chen Johnson", "sofia li.").
 _BARE_NAME: Final = re.compile(rf"^\s*{_NAME_WORD}\s+{_NAME_WORD}\s*[.!]?\s*$", re.IGNORECASE)
 # Words that follow "I'm" or open a sentence but are not names.
@@ -151,6 +157,8 @@ def read_identity(text: str, *, expecting: bool = False) -> IdentityClues:
             if found:
                 first, last = found.group(1), found.group(2)
                 break
+    if first is None and (m := _GIVEN.search(rest)) and _name_ok(m.group(1)):
+        first = m.group(1)
     bare = _BARE_NAME.match(rest) if expecting and first is None and last is None else None
     if bare and _name_ok(bare.group(1), bare.group(2)):
         first, last = bare.group(1), bare.group(2)
@@ -247,7 +255,9 @@ def _best_named(scored: list[tuple[Mapping[str, Any], int]]) -> list[Mapping[str
 # What follows these words is left out: "everything but the boots", "keep the hiking items".
 _EXCEPT: Final = re.compile(
     r"\b(?:except|apart from|other than|besides|but not|(?<=everything )but|(?<=all )but|"
-    r"keep(?:ing)? the|not the|excepto|menos|salvo|sauf)\b"
+    r"keep(?:ing)? the|not the|not (?:associated|related|connected|linked) (?:with|to)|"
+    r"unrelated to|(?:that|which) (?:is|are)n'?t|(?:that|which) (?:is|are) not|"
+    r"excepto|menos|salvo|sauf)\b"
 )
 
 

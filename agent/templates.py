@@ -39,6 +39,13 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
         "Gracias. Para verificar su identidad, ¿cuál es el código postal de su cuenta?",
         "Merci. Pour vérifier votre identité, quel est le code postal de votre compte ?",
     ),
+    "ask_last_name": (
+        "Thank you, {first_name}. To verify you, what is your last name, as on your account?",
+        "Gracias, {first_name}. Para verificar su identidad, ¿cuál es su apellido, tal como figura "
+        "en su cuenta?",
+        "Merci, {first_name}. Pour vérifier votre identité, quel est votre nom de famille, tel "
+        "qu'il figure sur votre compte ?",
+    ),
     "ask_name": (
         "Thank you. To verify you, what are your first and last name, as on your account?",
         "Gracias. Para verificar su identidad, ¿cuáles son su nombre y apellido, tal como figuran "
@@ -212,6 +219,14 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
         "Que souhaitez-vous à la place de {item} ({options}) ? Indiquez la ou les options, par "
         "exemple : {example}.",
     ),
+    "variant_options": (
+        "The {item} you have is {options}. It also comes in: {available}. Which would you like "
+        "instead? For example: {example}.",
+        "Su {item} es {options}. También existe en: {available}. ¿Cuál desea en su lugar? Por "
+        "ejemplo: {example}.",
+        "Votre {item} est {options}. Il existe aussi en : {available}. Lequel souhaitez-vous à la "
+        "place ? Par exemple : {example}.",
+    ),
     "no_variant": (
         "I couldn't find an available {item} like that. Here is what we have: {available}.",
         "No encontré {item} disponible así. Esto es lo que tenemos: {available}.",
@@ -317,6 +332,22 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
         "I couldn't find that product in our catalog.",
         "No encontré ese producto en nuestro catálogo.",
         "Je n'ai pas trouvé ce produit dans notre catalogue.",
+    ),
+    "cheapest_in_stock": (
+        "The cheapest {name} in stock{matching} is {options}, at {price} ({count} option(s) in "
+        "stock).",
+        "El {name} más barato disponible{matching} es {options}, a {price} ({count} opción(es) "
+        "disponibles).",
+        "Le {name} le moins cher en stock{matching} est {options}, à {price} ({count} option(s) en "
+        "stock).",
+    ),
+    "dearest_in_stock": (
+        "The most expensive {name} in stock{matching} is {options}, at {price} ({count} option(s) "
+        "in stock).",
+        "El {name} más caro disponible{matching} es {options}, a {price} ({count} opción(es) "
+        "disponibles).",
+        "Le {name} le plus cher en stock{matching} est {options}, à {price} ({count} option(s) en "
+        "stock).",
     ),
     "in_stock": (
         "{name}: {count} option(s) in stock{matching}, for example {examples}.",

@@ -72,16 +72,17 @@ def _exchange(state: State, turn: Turn, order: dict[str, Any]) -> Update:
         fits = fits or (wish.fits(variants) if wish.stated else [])
     else:
         fits = wish.fits(variants) if wish.stated else []
+    available = "; ".join(f"{k}: {', '.join(vs)}" for k, vs in available_options(variants).items())
     if not wish.stated and not fits:
         others = [v for v in variants if v["item_id"] != item["item_id"] and v.get("available")]
         example = options_words(others[0]["options"], lang) if others else ""
-        ask = render("ask_variant", lang, item=item["name"],
-                     options=options_words(item["options"], lang), example=example)  # fmt: skip
+        # Asked once and not answered: the second time, what the product comes in is listed,
+        # so the question is a different, easier one and not the same words again.
+        key = "variant_options" if state.awaiting == "variant" and available else "ask_variant"
+        ask = render(key, lang, item=item["name"], options=options_words(item["options"], lang),
+                     example=example, available=available)  # fmt: skip
         return turn.update(draft=ask, slots=slots, awaiting="variant")
     if not fits:
-        available = "; ".join(
-            f"{k}: {', '.join(vs)}" for k, vs in available_options(variants).items()
-        )
         draft = render("no_variant", lang, item=item["name"], available=available or "-")
         return fail(state, turn, draft, slots=slots, awaiting="variant")
     if len(fits) > 1:

@@ -487,3 +487,17 @@ def test_cancelling_part_of_an_order_is_explained_before_the_whole_is_offered(
     assert order_status(h.store, order.id) == "pending"
     r = h.agent.send("c", "ok, cancel the whole order then, I don't need it anymore")
     assert "as a whole" not in r.reply and "yes/no" in r.reply
+
+
+def test_the_same_message_after_the_same_answer_twice_is_handed_off(
+    make_agent: AgentFactory,
+) -> None:
+    # tau2 task 12: "That's already taken care of" answered the same message four times.
+    h = make_agent(verified_customer_id="mia_garcia_4516")
+    h.agent.send("c", "please return the gaming mouse from #W7387996, refund to paypal")
+    h.agent.send("c", "yes")
+    again = "I want to return the gaming mouse"
+    first, second, third = (h.agent.send("c", again) for _ in range(3))
+    assert "already" in first.reply and not first.handed_off
+    assert not second.handed_off
+    assert third.handed_off

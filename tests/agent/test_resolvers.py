@@ -51,6 +51,12 @@ from tests.conftest import tau2_db_path
             {"first_name": "Yusuf", "last_name": "Rossi", "zip": "19122"},
         ),
         ("my zip is 10001", {"zip": "10001"}),
+        # tau2 task 33: a first name alone, the last name in the same breath or the next.
+        (
+            "My name is Noah and my last name is Patel.",
+            {"first_name": "Noah", "last_name": "Patel"},
+        ),
+        ("My name is Noah and my zip code is 10108.", {"first_name": "Noah", "zip": "10108"}),
         # Not identities: a sentence that opens like one, and an order number's digits.
         ("Hi, I'm looking to return my order", {}),
         ("I am trying to cancel #W1234567", {}),
@@ -86,6 +92,12 @@ _ITEMS = [
         ("both helmets", ["Cycling Helmet", "Cycling Helmet"]),
         ("the lamp and the kettle", ["Desk Lamp", "Electric Kettle"]),
         ("everything except the watch", ["Cycling Helmet"] * 2 + ["Desk Lamp", "Electric Kettle"]),
+        # tau2 task 12: "not associated with gaming" returned the gaming mouse.
+        (
+            "return everything not associated with the watch",
+            ["Cycling Helmet"] * 2 + ["Desk Lamp", "Electric Kettle"],
+        ),
+        ("all of it that isn't the kettle", ["Cycling Helmet"] * 2 + ["Desk Lamp", "Smart Watch"]),
         ("all of it", [i["name"] for i in _ITEMS]),
         ("return the watch please", ["Smart Watch"]),
         ("the red helmet", ["Cycling Helmet"]),
