@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from agent.understanding import describe_options, fold
+from agent.understanding import US_STATES, describe_options, fold
 from agent.wording import products_named_in
 
 # ------------------------------------------------------------------------------------- identity
@@ -371,63 +371,6 @@ def order_label(order: Mapping[str, Any]) -> str:
     return f"{order['order_id']} ({names})" if names else str(order["order_id"])
 
 
-_STATES: Final[Mapping[str, str]] = dict(
-    pair.split(" ", 1)[::-1]
-    for pair in [
-        "AL alabama",
-        "AK alaska",
-        "AZ arizona",
-        "AR arkansas",
-        "CA california",
-        "CO colorado",
-        "CT connecticut",
-        "DE delaware",
-        "FL florida",
-        "GA georgia",
-        "HI hawaii",
-        "ID idaho",
-        "IL illinois",
-        "IN indiana",
-        "IA iowa",
-        "KS kansas",
-        "KY kentucky",
-        "LA louisiana",
-        "ME maine",
-        "MD maryland",
-        "MA massachusetts",
-        "MI michigan",
-        "MN minnesota",
-        "MS mississippi",
-        "MO missouri",
-        "MT montana",
-        "NE nebraska",
-        "NV nevada",
-        "NH new hampshire",
-        "NJ new jersey",
-        "NM new mexico",
-        "NY new york",
-        "NC north carolina",
-        "ND north dakota",
-        "OH ohio",
-        "OK oklahoma",
-        "OR oregon",
-        "PA pennsylvania",
-        "RI rhode island",
-        "SC south carolina",
-        "SD south dakota",
-        "TN tennessee",
-        "TX texas",
-        "UT utah",
-        "VT vermont",
-        "VA virginia",
-        "WA washington",
-        "WV west virginia",
-        "WI wisconsin",
-        "WY wyoming",
-        "DC district of columbia",
-    ]
-)
-"""US states by their full (lower-case) name: an order "sent to Texas" is one shipped to TX."""
 _SHIPPED_TO: Final = re.compile(
     r"\b(sent|shipped|shipping|ship|going|goes|went|delivered|deliver|headed|address)\b"
 )
@@ -438,7 +381,7 @@ def _by_destination(folded: str, orders: Sequence[Mapping[str, Any]]) -> list[Ma
     going to Seattle"); empty when no place is named, or every order goes there."""
     if not _SHIPPED_TO.search(folded):
         return []
-    states = {code for name, code in _STATES.items() if re.search(rf"\b{name}\b", folded)}
+    states = {code for name, code in US_STATES.items() if re.search(rf"\b{name}\b", folded)}
 
     def goes_there(order: Mapping[str, Any]) -> bool:
         address = dict(order.get("address") or {})

@@ -53,6 +53,21 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
         "Merci. Pour vérifier votre identité, quels sont vos prénom et nom, tels qu'ils figurent "
         "sur votre compte ?",
     ),
+    "other_order_used": (
+        "Order {asked} is {status}, so I can't do that on it; your order {order_id} also has the "
+        "{items}, and that one I can.\n",
+        "El pedido {asked} está {status}, así que no puedo hacerlo en él; su pedido {order_id} "
+        "también tiene {items}, y ese sí.\n",
+        "La commande {asked} est {status}, je ne peux donc pas le faire sur elle ; votre commande "
+        "{order_id} contient aussi {items}, et celle-là oui.\n",
+    ),
+    "other_order_has": (
+        "Order {asked} has no {items}; your order {order_id} does, so that is the one I'm looking "
+        "at.\n",
+        "El pedido {asked} no tiene {items}; su pedido {order_id} sí, así que miro ese.\n",
+        "La commande {asked} ne contient pas {items} ; votre commande {order_id} oui, je regarde "
+        "donc celle-là.\n",
+    ),
     "which_order": (
         "Which order is it about: {orders}?",
         "¿De qué pedido se trata: {orders}?",

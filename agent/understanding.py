@@ -533,6 +533,65 @@ _STATE_ZIP: Final = re.compile(r"^(?P<state>[A-Za-z]{2})\s+(?P<zip>\d{5}(?:-\d{4
 _ZIP_ONLY: Final = re.compile(r"^\d{5}(?:-\d{4})?$")
 
 
+US_STATES: Final[Mapping[str, str]] = dict(
+    pair.split(" ", 1)[::-1]
+    for pair in [
+        "AL alabama",
+        "AK alaska",
+        "AZ arizona",
+        "AR arkansas",
+        "CA california",
+        "CO colorado",
+        "CT connecticut",
+        "DE delaware",
+        "FL florida",
+        "GA georgia",
+        "HI hawaii",
+        "ID idaho",
+        "IL illinois",
+        "IN indiana",
+        "IA iowa",
+        "KS kansas",
+        "KY kentucky",
+        "LA louisiana",
+        "ME maine",
+        "MD maryland",
+        "MA massachusetts",
+        "MI michigan",
+        "MN minnesota",
+        "MS mississippi",
+        "MO missouri",
+        "MT montana",
+        "NE nebraska",
+        "NV nevada",
+        "NH new hampshire",
+        "NJ new jersey",
+        "NM new mexico",
+        "NY new york",
+        "NC north carolina",
+        "ND north dakota",
+        "OH ohio",
+        "OK oklahoma",
+        "OR oregon",
+        "PA pennsylvania",
+        "RI rhode island",
+        "SC south carolina",
+        "SD south dakota",
+        "TN tennessee",
+        "TX texas",
+        "UT utah",
+        "VT vermont",
+        "VA virginia",
+        "WA washington",
+        "WV west virginia",
+        "WI wisconsin",
+        "WY wyoming",
+        "DC district of columbia",
+    ]
+)
+"""US states by their full (lower-case) name: an order "sent to Texas" is one shipped to TX."""
+
+
 def parse_address(text: str) -> dict[str, str] | None:
     """An address written as "street, [apartment,] city, state, zip[, country]" (state and zip may
     share a part: "IL 62701"); None when it does not read as one."""
@@ -564,7 +623,8 @@ def parse_address(text: str) -> dict[str, str] | None:
         "address1": address1,
         "address2": address2,
         "city": city,
-        "state": state.upper() if len(state) == 2 else state,
+        # "Texas" is written "TX", as the shop's addresses are.
+        "state": state.upper() if len(state) == 2 else US_STATES.get(fold(state), state),
         "country": country,
         "zip": zip_code,
     }

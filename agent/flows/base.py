@@ -265,6 +265,18 @@ def which_order(
     return found, None
 
 
+def _items_elsewhere(
+    turn: Turn, said: str, order: Mapping[str, Any], statuses: frozenset[str]
+) -> dict[str, Any] | None:
+    """The one other order of the customer's, in a status the request can act on, holding the
+    items they named; None when they named no item, or no single order fits."""
+    others = [o for oid in turn.user().get("orders", []) if oid != order["order_id"]
+              and isinstance(o := turn.value("get_order_details", {"order_id": oid}), dict)
+              and (not statuses or o["status"] in statuses)]  # fmt: skip
+    fitting = orders_naming(said, others)
+    return dict(fitting[0]) if len(fitting) == 1 else None
+
+
 ITEM_GOALS: Final = frozenset({"return_item", "exchange_item"})
 
 
@@ -433,8 +445,27 @@ def about_an_order(
         if asked is not None:
             return asked
         assert order is not None
+        note = ""
+        said = request_text(state)
+        holds = bool(named_items(said, order["items"]))
+        fits = not statuses or order["status"] in statuses
+        named_elsewhere = not holds and state.goal in ITEM_GOALS and bool(order_ids(said))
+        if state.awaiting is None and (named_elsewhere or (holds and not fits)):
+            other = _items_elsewhere(turn, said, order, statuses)
+            if other is not None:
+                # "return the camera, order #W8855135 I think": that order holds no camera, or
+                # has not been delivered, and exactly one other order fits: that one is meant.
+                names = ", ".join(i["name"] for i in named_items(said, other["items"]))
+                key = "other_order_used" if holds else "other_order_has"
+                note = render(key, state.language, asked=order["order_id"],
+                              order_id=other["order_id"], items=names,
+                              status=status_text(order["status"], state.language))  # fmt: skip
+                order = other
         slots = {k: v for k, v in state.slots.items() if k != "order_candidates"}
-        return flow(replace(state, slots={**slots, "order_id": order["order_id"]}), turn, order)
+        update = flow(replace(state, slots={**slots, "order_id": order["order_id"]}), turn, order)
+        if note and update.get("draft"):
+            update["draft"] = note + str(update["draft"])
+        return update
 
     return run
 
