@@ -158,6 +158,11 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
         "commande {order_id} annule tout ce qu'elle contient ({items}). Si vous préférez la garder, "
         "je peux remplacer un article par une autre option du même produit.\n",
     ),
+    "cancel_all_of_it": (
+        "Just to be clear: this cancels the whole order, not only the {named}.\n",
+        "Para que quede claro: esto cancela el pedido entero, no solo {named}.\n",
+        "Pour être clair : cela annule toute la commande, pas seulement {named}.\n",
+    ),
     "ask_cancel_whole_reason": (
         "If you do want to cancel the whole order, tell me why: is it no longer needed, or was it "
         "ordered by mistake? Otherwise it stays as it is.",

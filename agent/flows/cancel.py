@@ -30,11 +30,16 @@ def _cancel(state: State, turn: Turn, order: dict[str, Any]) -> Update:
     reason = cancel_reason(said) or slots.get("reason")
     items = ", ".join(i["name"] for i in order["items"])
     whole = ""
-    if not slots.get("whole_only_said") and _part_of(said, order["items"]):
+    part = _part_of(said, order["items"])
+    if part and not slots.get("whole_only_said"):
         # "cancel just the kettle", "can I cancel some of the items?": the tools cancel whole
         # orders only, so the customer hears that before being asked to confirm all of it.
         whole = render("cancel_whole_only", lang, order_id=order_id, items=items)
         slots["whole_only_said"] = True
+    elif part and reason is not None:
+        # Told once, and still naming only part of it: the confirmation says so again.
+        named = ", ".join(i["name"] for i in named_items(said, order["items"]))
+        whole = render("cancel_all_of_it", lang, named=named) if named else ""
     if reason is None:
         # Ask the tools whether this order can be cancelled at all before asking why.
         probe = turn.call(
