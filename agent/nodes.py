@@ -307,6 +307,16 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
         goal = "track_order"
         update.update(goal=goal, awaiting=None)
         slots["said"] = [text]
+    elif (
+        goal is None and not chatting and not state.clarified and _ORDER_TROUBLE.search(fold(text))
+    ):
+        # "I'm having trouble with my order, can you help?": look the order up (verifying the
+        # customer first) rather than asking them to say it again in other words.
+        goal = "track_order"
+        update.update(goal=goal, awaiting=None)
+        slots["said"] = [text]
+        if state.customer_id is None:
+            return {**update, "slots": slots, "route": "authenticate"}
     if goal is None or (new_goal is None and state.awaiting is None and pending is None):
         plan = _plan(state, resolve(ctx))
         if plan is not None:
@@ -324,6 +334,10 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
     return {**update, "route": "act"}
 
 
+_ORDER_TROUBLE: Final = re.compile(
+    r"\b(trouble|problem|issue|help|question|wrong|check|look at|modify|change|something)\b"
+    r".{0,40}\b(my|an|the|a|recent|last) (recent )?(order|purchase|package|delivery)\b"
+)
 _PERSON: Final = re.compile(
     r"\b(human|person|people|someone|somebody|agent|representative|rep|staff|manager|supervisor|"
     r"team|operator|support|service|call|phone|speak|talk|contact|persona|alguien|humano|agente|"

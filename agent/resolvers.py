@@ -254,7 +254,7 @@ def _best_named(scored: list[tuple[Mapping[str, Any], int]]) -> list[Mapping[str
 
 # What follows these words is left out: "everything but the boots", "keep the hiking items".
 _EXCEPT: Final = re.compile(
-    r"\b(?:except|apart from|other than|besides|but not|(?<=everything )but|(?<=all )but|"
+    r"\b(?:except|apart from|other than|besides|but not (?=the |my )|(?<=everything )but|(?<=all )but|"
     r"keep(?:ing)? the|not the|not (?:associated|related|connected|linked) (?:with|to)|"
     r"unrelated to|(?:that|which) (?:is|are)n'?t|(?:that|which) (?:is|are) not|"
     r"excepto|menos|salvo|sauf)\b"

@@ -23,6 +23,7 @@ from agent.flows.base import (
     ordinal,
     original_pm,
     refund_target,
+    refuse,
     request_text,
 )
 from agent.resolvers import available_options, named_items, read_variant_wish
@@ -37,6 +38,16 @@ def _exchange(state: State, turn: Turn, order: dict[str, Any]) -> Update:
     order_id = order["order_id"]
     slots = {**state.slots, "order_id": order_id}
     items = order["items"]
+    if order["status"] != "delivered" and not str(order["status"]).startswith("pending"):
+        # Shipped but not delivered, or cancelled: let the tool state the rule before any
+        # question about items or options.
+        first = items[0]
+        probe = turn.call(
+            "exchange_delivered_order_items",
+            {"order_id": order_id, "item_ids": [first["item_id"]],
+             "new_item_ids": [first["item_id"]], "payment_method_id": original_pm(order) or ""},
+        )  # fmt: skip
+        return refuse(state, turn, probe, slots={})
     if slots.get("item_id") is None:
         # "I don't need the hiking boots" in an exchange leaves them out (in a return it would
         # name them, so this reading stays here).
