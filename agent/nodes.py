@@ -645,6 +645,7 @@ def _next_request(state: State, turn: Turn, update: Update) -> Update:
     """When a request ends (done, declined) and the customer asked for more in the same breath,
     the next one starts at once: "Done, the order is cancelled. Now, the coffee maker: ..."."""
     queue = list(update.get("queue", state.queue)) + turn.queued
+    waiting = bool(state.queue)
     while (
         queue
         and update.get("goal", state.goal) is None
@@ -679,7 +680,9 @@ def _next_request(state: State, turn: Turn, update: Update) -> Update:
             **following,
             "draft": draft.strip(),
         }
-    if queue or "queue" in update or state.queue:
+    # (``state`` is the last request's by now: whether the turn began with a queue is kept
+    # apart, or the last request taken from it would stay queued and be taken up again.)
+    if queue or "queue" in update or waiting:
         update["queue"] = queue
     return update
 

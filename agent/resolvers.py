@@ -376,6 +376,18 @@ _SHIPPED_TO: Final = re.compile(
 )
 
 
+_NUMBERS: Final[Mapping[str, int]] = {
+    w: n
+    for n, w in enumerate(
+        ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"), 1
+    )
+}
+_ITEM_COUNT: Final = re.compile(
+    r"\b(?:with|of|has|had|holds?|contains?) (one|two|three|four|five|six|seven|eight|nine|ten|"
+    r"\d{1,2}) (?:items|things|products)\b"
+)
+
+
 def _by_destination(folded: str, orders: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The orders shipped to the place the customer names ("the one sent to Texas", "my order
     going to Seattle"); empty when no place is named, or every order goes there."""
@@ -409,8 +421,9 @@ def candidate_orders(
     text: str, orders: Sequence[Mapping[str, Any]], statuses: Collection[str] = ()
 ) -> list[Mapping[str, Any]]:
     """The customer's orders that fit what they said, most telling clue first: the items they
-    name, then status words ("the one that hasn't shipped"), then the ``statuses`` the request can
-    act on (only pending orders can be cancelled). The whole list when nothing narrows it."""
+    name, where they were sent, how many items they hold, then status words ("the one that hasn't
+    shipped"), then the ``statuses`` the request can act on (only pending orders can be
+    cancelled). The whole list when nothing narrows it."""
     named = orders_naming(text, orders)
     if named:
         return named
@@ -418,6 +431,12 @@ def candidate_orders(
     shipped_there = _by_destination(folded, orders)
     if shipped_there:
         return shipped_there
+    if (count := _ITEM_COUNT.search(folded)) is not None:
+        # "the pending order with five items": the orders holding that many.
+        n = _NUMBERS.get(count.group(1)) or int(count.group(1))
+        sized = [o for o in orders if len(o["items"]) == n]
+        if 0 < len(sized) < len(orders):
+            orders = sized
     for worded, pattern in _STATUS_WORDS:
         if pattern.search(folded):
             fitting = [o for o in orders if o["status"] in worded]

@@ -362,7 +362,7 @@ def request_parts(text: str) -> list[tuple[Goal, str]]:
     if not starts:
         return []
     if len(starts) == 1 or any(
-        _ALTERNATIVE.search(folded, a, b) for (_, a), (_, b) in itertools.pairwise(starts)
+        _alternatives(folded, a, b) for (_, a), (_, b) in itertools.pairwise(starts)
     ):
         # One request, or one with its alternative ("exchange it, or return it if that costs
         # more"): the customer wants one of them, so they are not queued one after the other.
@@ -377,6 +377,15 @@ def request_parts(text: str) -> list[tuple[Goal, str]]:
     return [
         (goal, text[a:b].strip(" ,;.!")) for (goal, _), (a, b) in zip(starts, spans, strict=True)
     ]
+
+
+def _alternatives(folded: str, a: int, b: int) -> bool:
+    """Whether the request starting at ``b`` is an alternative to the one at ``a`` ("exchange it,
+    or return it if it costs more"): an "or", "if" or "otherwise" in the sentence that holds the
+    second one. A condition in an earlier sentence ("If several are available, I prefer silver.
+    I also want to cancel ...") is about the first request."""
+    ends = [m.end() for m in re.finditer(r"[.;!?]\s+", folded[a:b])]
+    return bool(_ALTERNATIVE.search(folded, a + (ends[-1] if ends else 0), b))
 
 
 def yes_and_more(text: str, action: str | None = None, goal: Goal | None = None) -> str | None:

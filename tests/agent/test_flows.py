@@ -392,6 +392,8 @@ def test_two_requests_in_one_message_are_confirmed_and_done_in_turn(
     r = h.agent.send("c", "yes")
     assert _status(h, "#W1633718") == "return requested"
     assert "anything else" in r.reply.lower()
+    # The last request taken from the queue is not taken up a second time.
+    assert "already" not in r.reply and h.agent.state("c").queue == []
 
 
 def test_declining_the_first_request_still_takes_up_the_next(make_agent: AgentFactory) -> None:

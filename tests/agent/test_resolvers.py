@@ -136,6 +136,8 @@ _ORDERS = [
         ("mi pedido de la mochila", None, ["#W1"]),
         ("my camera order", "track_order", ["#W3", "#W4"]),  # two fit: the customer is asked
         ("the one that hasn't shipped yet", "track_order", ["#W1"]),
+        ("my order with two items", None, ["#W1", "#W3"]),
+        ("the pending order with two items, cancel it", "cancel_order", ["#W1"]),
         ("cancel my order", "cancel_order", ["#W1"]),  # only a pending order can be cancelled
         ("I want to return something", "return_item", ["#W2", "#W3"]),
         ("where is my stuff", "track_order", ["#W1", "#W2", "#W3", "#W4"]),

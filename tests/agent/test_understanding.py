@@ -280,6 +280,17 @@ def test_one_request_or_its_alternative_is_not_split(text: str) -> None:
     assert len(request_parts(text)) == 1
 
 
+def test_a_condition_in_an_earlier_sentence_does_not_join_two_requests() -> None:
+    # tau2 task 74: the "If" of the laptop's colour made the cancellation an alternative, and it
+    # was never taken up.
+    text = (
+        "I was looking to exchange my laptop for i9 CPU and 256GB SSD. If multiple options are "
+        "available, I prefer silver. I also have a pending order with five items that I want to "
+        "cancel because I no longer need them."
+    )
+    assert [goal for goal, _ in request_parts(text)] == ["exchange_item", "cancel_order"]
+
+
 @pytest.mark.parametrize(
     ("text", "tool", "more"),
     [
