@@ -338,6 +338,19 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
         "De acuerdo, no he cambiado nada. ¿Puedo ayudarle en algo más?",
         "D'accord, je n'ai rien modifié. Puis-je vous aider pour autre chose ?",
     ),
+    "return_not_yet_shipped": (
+        "I can't return anything from order {order_id} yet: it hasn't shipped, and only delivered "
+        "orders can be returned. While it is pending I can change an item in it to another option "
+        "of the same product, or cancel the whole order. Which would you like?",
+        "No puedo devolver nada del pedido {order_id} todavía: aún no se ha enviado, y solo se "
+        "pueden devolver pedidos entregados. "
+        "Mientras esté pendiente puedo cambiar un artículo por otra opción del mismo producto, o "
+        "cancelar el pedido entero. ¿Qué prefiere?",
+        "Je ne peux encore rien retourner de la commande {order_id} : elle n'est pas expédiée, et "
+        "seules les commandes livrées peuvent être retournées. "
+        "Tant qu'elle est en attente, je peux remplacer un article par une autre option du même "
+        "produit, ou annuler toute la commande. Que préférez-vous ?",
+    ),
     "refused": (
         "I can't do that: {reason}",
         "No puedo hacerlo: {reason}",

@@ -11,6 +11,7 @@ from agent.flows.base import (
     about_an_order,
     ask_confirmation,
     chosen_items,
+    fail,
     items_text,
     last_user_text,
     original_pm,
@@ -28,6 +29,10 @@ def _return(state: State, turn: Turn, order: dict[str, Any]) -> Update:
     text = last_user_text(state)
     order_id = order["order_id"]
     slots = {**state.slots, "order_id": order_id}
+    if str(order["status"]).startswith("pending"):
+        # Not shipped: what can be done instead is said along with the rule.
+        draft = render("return_not_yet_shipped", lang, order_id=order_id)
+        return fail(state, turn, draft, slots={})
     if order["status"] != "delivered":
         # Let the tool state the rule (only delivered orders are returned).
         probe = turn.call(
