@@ -418,6 +418,7 @@ _ADDITION: Final = _rx(
 
 SmallTalk = Literal["goodbye", "done", "thanks", "greeting", "ack"]
 # Checked in order on short messages: "thanks, bye" is a goodbye, "no thanks, that's all" is done.
+_THANKS_FOR: Final = _rx(r"\b(thanks?|thank you|gracias|merci) (for|por|pour) [^.,;!?]*")
 _SMALL_TALK: Final[tuple[tuple[SmallTalk, re.Pattern[str]], ...]] = (
     (
         "goodbye",
@@ -430,7 +431,7 @@ _SMALL_TALK: Final[tuple[tuple[SmallTalk, re.Pattern[str]], ...]] = (
         "done",
         _rx(
             r"^\W*(no|nope|nah|non)\W*$|\b(that'?s (all|it|everything)|that is (all|it|everything)|"
-            r"nothing else|i'?m (good|done|all set|fine)|all (good|set)|no,? thanks?( you)?|"
+            r"nothing else|i'?m (good|done|all set|fine|out of here)|all (good|set)|no,? thanks?( you)?|"
             r"no more|eso es todo|nada mas|es todo|c'?est tout|rien d'autre|ca ira)\b"
         ),
     ),
@@ -458,12 +459,15 @@ def small_talk(text: str) -> SmallTalk | None:
     order?")."""
     folded = fold(text).replace("\u2019", "'")
     words = re.findall(r"[a-z']+", folded)
-    if not words or len(words) > 8 or "?" in folded or goal_cue(text) is not None:
+    # "Thank you for canceling it, have a great day!": thanks for what was done, not a request.
+    asked = goal_cue(_THANKS_FOR.sub(" ", folded))
+    if not words or len(words) > 16 or "?" in folded or asked is not None:
         return None
     if re.search(r"\d|@", folded):
         return None
     for kind, pattern in _SMALL_TALK:
-        if pattern.search(folded):
+        # A longer message is small talk only when it closes the conversation.
+        if pattern.search(folded) and (len(words) <= 8 or kind in ("goodbye", "done", "thanks")):
             return kind
     return None
 

@@ -370,6 +370,10 @@ def test_a_change_asked_for_beats_the_question_around_it() -> None:
         ("thanks, and can I return the lamp", None),
         ("my email is mei@example.com", None),
         ("ok so what about the lamp", None),
+        # Thanks for what was done is not a new request (tau2 tasks 56 and 74).
+        ("Thank you for canceling the air purifier. I hope you have a great day!", "goodbye"),
+        ("Thank you for your assistance! I'm out of here.", "done"),
+        ("thanks for the help, now cancel my other order", None),
     ],
 )
 def test_small_talk(text: str, kind: str | None) -> None:
