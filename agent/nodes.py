@@ -43,6 +43,7 @@ from agent.language import detect_language
 from agent.resolvers import (
     IdentityClues,
     candidate_orders,
+    named_payment_methods,
     names_a_payment_method,
     narrowed_items,
     read_identity,
@@ -246,6 +247,11 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
             if other_order or instead:
                 # The other request finds its own order from its own words.
                 slots = {}
+        elif answer is not True and (repaid := _repaid(state, ctx, text, pending)):
+            # "yes, but put the money on my credit card": the same write with that method,
+            # asked again (the tools say whether the money may go there).
+            return {**update, "route": "act", "pending": None, "awaiting": None,
+                    "slots": {**slots, "plan": repaid}}  # fmt: skip
         elif answer is not True and (narrowed := _narrowed(state, ctx, text, pending)):
             # "actually, only the desk lamp": the same write with fewer items, asked again.
             fewer, kept = narrowed
@@ -362,6 +368,31 @@ def _confirms(text: str, tool: str, goal: Goal | None) -> bool | None:
 
 def _requests(text: str) -> list[dict[str, Any]]:
     return [queued_request(goal, said) for goal, said in request_parts(text)]
+
+
+_NOT_THAT_ONE: Final = re.compile(
+    r"\b(instead of|rather than|not (to |on |with )?)(my |the |your )?[a-z ]{0,20}?"
+    r"(card|pay ?pal|gift ?card|visa|mastercard|amex|account)\b",
+    re.IGNORECASE,
+)
+
+
+def _repaid(
+    state: State, ctx: Context, text: str, pending: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The write being confirmed with the payment method the customer names in answer ("yes, but
+    put it on my credit card instead of PayPal"), as a plan to put to them again; None when they
+    name none, or the one already in it."""
+    arguments = dict(pending["arguments"])
+    if "payment_method_id" not in arguments:
+        return None
+    turn = Turn(state, resolve(ctx))
+    wanted = _NOT_THAT_ONE.sub(" ", text)
+    named = named_payment_methods(wanted, turn.payment_methods())
+    if len(named) != 1 or named[0] == arguments["payment_method_id"]:
+        return None
+    arguments["payment_method_id"] = named[0]
+    return {"action": "tool", "tool": pending["tool"], "arguments": arguments}
 
 
 def _narrowed(
