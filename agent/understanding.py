@@ -241,7 +241,8 @@ _NO_WORDS: Final = _words(
 # about, and the verbs that name going ahead.
 _FILLER: Final = _words(
     "please pls plz thanks thank you thx ty that thats this it its is s m i im we want would like",
-    "to the and proceed process submit with sounds looks go ahead for me sir just now",
+    "to the and proceed process submit with sounds looks go ahead for me sir just now id ive",
+    "lets let us do",
     "por favor gracias muchas lo la eso esto procede proceda hazlo quiero",
     "merci beaucoup je veux le les sil vous plait te cest allez",
 )
@@ -354,7 +355,13 @@ def request_parts(text: str) -> list[tuple[Goal, str]]:
     named twice, "return the lamp and return the kettle", is one) comes back whole; a message
     that names none gives an empty list."""
     folded, where = _folded_with_index(text)
-    hits = sorted((m.start(), goal) for goal, rx in _PART_CUES for m in rx.finditer(folded))
+    # "without having to return them", "I don't want to cancel it": not a request.
+    hits = sorted(
+        (m.start(), goal)
+        for goal, rx in _PART_CUES
+        for m in rx.finditer(folded)
+        if not _NEGATED.search(folded[max(0, m.start() - 30) : m.start()])
+    )
     starts: list[tuple[Goal, int]] = []
     for start, goal in hits:
         if not starts or starts[-1][0] != goal:
@@ -377,6 +384,12 @@ def request_parts(text: str) -> list[tuple[Goal, str]]:
     return [
         (goal, text[a:b].strip(" ,;.!")) for (goal, _), (a, b) in zip(starts, spans, strict=True)
     ]
+
+
+_NEGATED: Final = _rx(
+    r"\b(without( having)?( to)?|no need to|(don'?t|do not|not|never) (want|need|have) to|"
+    r"rather than|instead of|sin|sans)\s*$"
+)
 
 
 def _alternatives(folded: str, a: int, b: int) -> bool:

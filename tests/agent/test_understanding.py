@@ -401,3 +401,14 @@ def test_an_email_address_is_not_an_address_change() -> None:
 )
 def test_a_request_dropped_instead_of_answered(text: str, dropped: bool) -> None:
     assert withdraws(text) is dropped
+
+
+def test_a_yes_in_full_words_and_a_request_said_in_the_negative() -> None:
+    # tau2 task 33: "Yes, I'd like to proceed." was asked again, and "keep the hiking items
+    # without having to return them" queued a return after the cancellation.
+    assert yes_no("Yes, I'd like to proceed.", action="cancel_pending_order") is True
+    text = "can I cancel the office items and keep the hiking items without having to return them"
+    assert [goal for goal, _ in request_parts(text)] == ["cancel_order"]
+    assert [goal for goal, _ in request_parts("I don't want to cancel, just return the lamp")] == [
+        "return_item"
+    ]
