@@ -280,13 +280,21 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
         "C'est fait : l'échange sur la commande {order_id} est demandé ; vous recevrez un e-mail avec "
         "la suite.",
     ),
-    "ask_address": (
+    "ask_new_address": (
         "What is the new shipping address for order {order_id}? Please write it as: street, "
         "(apartment,) city, state, zip, country.",
         "¿Cuál es la nueva dirección de envío del pedido {order_id}? Escríbala así: calle, "
         "(apartamento,) ciudad, estado, código postal, país.",
         "Quelle est la nouvelle adresse de livraison de la commande {order_id} ? Écrivez-la ainsi : "
         "rue, (appartement,) ville, état, code postal, pays.",
+    ),
+    "ask_address": (
+        "Order {order_id} is set to ship to {current}. What is the new shipping address? Please "
+        "write it as: street, (apartment,) city, state, zip, country.",
+        "El pedido {order_id} se enviará a {current}. ¿Cuál es la nueva dirección de envío? "
+        "Escríbala así: calle, (apartamento,) ciudad, estado, código postal, país.",
+        "La commande {order_id} doit être livrée au {current}. Quelle est la nouvelle adresse de "
+        "livraison ? Écrivez-la ainsi : rue, (appartement,) ville, état, code postal, pays.",
     ),
     "confirm_address": (
         "To confirm: ship order {order_id} to {address}. Shall I go ahead? (yes/no)",

@@ -36,8 +36,11 @@ def _change_order_address(state: State, turn: Turn, order: dict[str, Any]) -> Up
         probe = turn.call("modify_pending_order_address", {"order_id": order_id, **current})
         if current and not isinstance(probe.error, ConfirmationRequiredError):
             return refuse(state, turn, probe, slots={})
-        return turn.update(draft=render("ask_address", lang, order_id=order_id), slots=slots,
-                           awaiting="address")  # fmt: skip
+        # The address it has now, so a customer checking it sees what to correct.
+        now = format_address(current)
+        ask = render("ask_address" if now else "ask_new_address", lang, order_id=order_id,
+                     current=now)  # fmt: skip
+        return turn.update(draft=ask, slots=slots, awaiting="address")
     slots["address"] = address
     summary = render("confirm_address", lang, order_id=order_id, address=format_address(address))
     args = {"order_id": order_id, **address}
