@@ -271,6 +271,17 @@ _ALL_BUT: Final = re.compile(
 )
 
 
+def _left_out(folded: str) -> tuple[str, str | None]:
+    """``folded`` split into what the customer names and what they leave out: "return everything
+    but the tablet. There is an e-reader in it I want back" leaves out the tablet only (the
+    exception ends with its sentence); None when nothing is left out."""
+    split = _EXCEPT.split(folded, maxsplit=1)
+    if len(split) != 2:
+        return folded, None
+    left_out, *rest = re.split(r"[.;!?]", split[1], maxsplit=1)
+    return " ".join([split[0], *rest]), left_out
+
+
 def names_by_exclusion(text: str) -> bool:
     """Whether the items are named as a whole or by what is left out ("everything but the pet
     bed", "all of it"), which reads within one order, never across several."""
@@ -290,11 +301,14 @@ def named_items(text: str, items: Sequence[Mapping[str, Any]]) -> list[Mapping[s
     )
     excluded: list[Mapping[str, Any]] = []
     # "everything but the boots", "both beds, keep the headphones": what follows is left out.
-    split = _EXCEPT.split(folded, maxsplit=1)
-    if len(split) == 2:
-        after = _said(split[1])
+    named_part, left_out = _left_out(folded)
+    if left_out is not None:
+        after = _said(left_out)
         excluded = _best_named([(i, _mentions(str(i["name"]), after)) for i in items])
-        said = _said(split[0])
+        said = _said(named_part)
+    if excluded and _ALL_BUT.search(named_part):
+        # "everything but the tablet; the e-reader in it has to go too": all but the exception.
+        return [i for i in items if i not in excluded]
     scored = [(i, _mentions(str(i["name"]), said)) for i in items if i not in excluded]
     named = _best_named(scored)
     if named and not (everything and not excluded and len(named) == len(items)):
@@ -410,7 +424,7 @@ def orders_naming(text: str, orders: Sequence[Mapping[str, Any]]) -> list[Mappin
     """The orders holding the items the customer names ("the grill", "my camera order"); empty
     when they name none."""
     # Items the customer leaves out ("keep the hiking items") do not point at their order.
-    said = _said(_EXCEPT.split(fold(text), maxsplit=1)[0])
+    said = _said(_left_out(fold(text))[0])
     scores = [
         (o, max((_mentions(str(i["name"]), said) for i in o["items"]), default=0)) for o in orders
     ]
