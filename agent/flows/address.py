@@ -122,9 +122,7 @@ def _address_of_an_order(
     text = request_text(state)
     if not _AN_ORDERS.search(text):
         return None
-    orders = [turn.value("get_order_details", {"order_id": str(o)}) or {}
-              for o in turn.user().get("orders", [])]  # fmt: skip
-    orders = [o for o in orders if o.get("address")]
+    orders = [o for o in turn.orders() if o.get("address")]
     talked_about = [o for o in orders if o["order_id"] == state.slots.get("order_id")]
     addresses: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
     for order in talked_about or candidate_orders(text, orders):

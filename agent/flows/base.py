@@ -130,6 +130,11 @@ class Turn:
             self._user = self.value("get_user_details", {"user_id": self.state.customer_id}) or {}
         return self._user
 
+    def orders(self, *, besides: str | None = None) -> list[dict[str, Any]]:
+        """The verified customer's orders with their details (all but ``besides``)."""
+        return [o for oid in self.user().get("orders", []) if oid != besides
+                and isinstance(o := self.value("get_order_details", {"order_id": oid}), dict)]  # fmt: skip
+
     def payment_methods(self) -> dict[str, Any]:
         """The verified customer's payment methods by id."""
         return dict(self.user().get("payment_methods", {}))
@@ -208,9 +213,7 @@ def which_order(
     if order_id and first_words and not order_ids(last_user_text(state)):
         # A new request, and the order talked about before holds none of the items it names
         # ("return the skateboard" after tracking the Texas order): the one that holds them is.
-        orders = [o for oid in turn.user().get("orders", [])
-                  if isinstance(o := turn.value("get_order_details", {"order_id": oid}), dict)]  # fmt: skip
-        naming = {str(o["order_id"]) for o in orders_naming(last_user_text(state), orders)}
+        naming = {str(o["order_id"]) for o in orders_naming(last_user_text(state), turn.orders())}
         if naming and order_id not in naming:
             order_id = None
             state = replace(state, slots={k: v for k, v in state.slots.items() if k != "order_id"})
@@ -270,9 +273,8 @@ def _items_elsewhere(
 ) -> dict[str, Any] | None:
     """The one other order of the customer's, in a status the request can act on, holding the
     items they named; None when they named no item, or no single order fits."""
-    others = [o for oid in turn.user().get("orders", []) if oid != order["order_id"]
-              and isinstance(o := turn.value("get_order_details", {"order_id": oid}), dict)
-              and (not statuses or o["status"] in statuses)]  # fmt: skip
+    others = [o for o in turn.orders(besides=order["order_id"])
+              if not statuses or o["status"] in statuses]  # fmt: skip
     fitting = orders_naming(said, others)
     return dict(fitting[0]) if len(fitting) == 1 else None
 
