@@ -8,9 +8,11 @@ made up, or read in a message, ever reaches a tool. The tools still check owners
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
+
+from agent.resolvers import candidate_orders, named_items, read_variant_wish
 
 # Tool arguments that name one of the customer's records, and which list each is chosen from.
 _ID_ARGUMENTS: Final[Mapping[str, str]] = {
@@ -39,6 +41,9 @@ class Choices:
     """Available variants of the products in those orders: what an item may be exchanged for."""
     payment_method_ids: tuple[str, ...] = ()
     product_ids: tuple[str, ...] = ()
+    legend: tuple[str, ...] = ()
+    """What the ids stand for, one line per order and per payment method ("item 1151293680:
+    Desk Lamp (color black) $150.23"), so a model can tell which id is the lamp."""
 
     @property
     def all_item_ids(self) -> tuple[str, ...]:
@@ -65,34 +70,89 @@ class Choices:
 
 
 def customer_choices(
-    user: Mapping[str, Any], read: Callable[[str, dict[str, Any]], Any]
+    user: Mapping[str, Any],
+    read: Callable[[str, dict[str, Any]], Any],
+    *,
+    focus: str = "",
+    variants_shown: int = 12,
 ) -> Choices:
     """The choices of the customer ``user`` (their ``get_user_details`` record); ``read(tool,
-    arguments)`` looks up their orders and products with the turn's identity."""
+    arguments)`` looks up their orders and products with the turn's identity.
+
+    ``focus`` (what the customer said of this request) narrows what a small model must read: the
+    items of the orders it points at (all orders when it points at none), the variants of the
+    products it names (of all those orders' products when it names none), at most
+    ``variants_shown`` of each, those that fit its words first. Every order stays choosable by id;
+    an item or variant left out of the legend is left out of the enums too, so the model never
+    picks an id it was not told the meaning of."""
     if not user:
         return Choices()
     order_ids = tuple(str(o) for o in user.get("orders", []))
+    orders = [
+        o
+        for oid in order_ids
+        if isinstance(o := read("get_order_details", {"order_id": oid}), dict)
+    ]
+    shown = candidate_orders(focus, orders) if focus else orders
     items: dict[str, None] = {}
-    products: dict[str, None] = {}
-    for order_id in order_ids:
-        order = read("get_order_details", {"order_id": order_id}) or {}
-        for item in order.get("items", []):
-            items[str(item["item_id"])] = None
-            products[str(item["product_id"])] = None
+    named: list[Mapping[str, Any]] = []
+    legend: list[str] = []
+    for order in orders:
+        if order in shown:
+            lines = []
+            for item in order.get("items", []):
+                items[str(item["item_id"])] = None
+                lines.append(f"item {item['item_id']}: {_item_words(item)}")
+            named += named_items(focus, order.get("items", [])) if focus else []
+        else:
+            lines = [", ".join(str(i.get("name", "")) for i in order.get("items", []))]
+        legend.append(f"order {order['order_id']}, {order.get('status')}: " + "; ".join(lines))
+    about = named or [i for o in shown for i in o.get("items", [])]
     variants: dict[str, None] = {}
-    for product_id in products:
+    products = {str(i["product_id"]): i for i in about}
+    for product_id, item in products.items():
         product = read("get_product_details", {"product_id": product_id}) or {}
-        for variant in dict(product.get("variants", {})).values():
-            if variant.get("available"):
-                variants[str(variant["item_id"])] = None
+        others = [
+            v
+            for v in dict(product.get("variants", {})).values()
+            if v.get("available") and str(v["item_id"]) not in items
+        ]
+        fitting = read_variant_wish(focus, item, others).fits(others) if focus else []
+        ranked = [*fitting, *(v for v in others if v not in fitting)][:variants_shown]
+        for variant in ranked:
+            variants[str(variant["item_id"])] = None
+        words = "; ".join(f"item {v['item_id']}: {_item_words(v)}" for v in ranked) or "-"
+        legend.append(
+            f"product {product_id} {item.get('name', '')}, other variants in stock: {words}"
+        )
+    for pm_id, pm in dict(user.get("payment_methods", {})).items():
+        legend.append(f"payment method {pm_id}: {_pm_words(pm)}")
     return Choices(
         user_ids=(str(user["user_id"]),) if user.get("user_id") else (),
         order_ids=order_ids,
         item_ids=tuple(items),
-        variant_ids=tuple(variants),
+        variant_ids=tuple(dict.fromkeys([*variants, *(i for i in items)])),
         payment_method_ids=tuple(str(p) for p in dict(user.get("payment_methods", {}))),
         product_ids=tuple(products),
+        legend=tuple(legend),
     )
+
+
+def _item_words(item: Mapping[str, Any]) -> str:
+    options = ", ".join(f"{k} {v}" for k, v in dict(item.get("options", {})).items())
+    name = str(item.get("name", "")).strip()
+    return f"{name} ({options}) ${float(item.get('price', 0)):.2f}".replace(" ()", "").strip()
+
+
+def _pm_words(pm: Mapping[str, Any]) -> str:
+    source = str(pm.get("source", ""))
+    if source == "credit_card":
+        return f"credit card {pm.get('brand', '')} ending {pm.get('last_four', '')}".replace(
+            "  ", " "
+        )
+    if source == "gift_card":
+        return f"gift card, balance ${float(pm.get('balance') or 0):.2f}"
+    return source.replace("_", " ")
 
 
 def _argument_schema(name: str, prop: Mapping[str, Any], choices: Choices) -> dict[str, Any] | None:
@@ -111,24 +171,53 @@ def _argument_schema(name: str, prop: Mapping[str, Any], choices: Choices) -> di
     return {"type": "string", "enum": list(allowed)}
 
 
-def plan_schema(
-    tools: tuple[str, ...], choices: Choices, arguments_of: Callable[[str], Mapping[str, Any]]
-) -> dict[str, Any]:
-    """The planner's JSON schema for this turn: the tool is one of ``tools`` and every argument that
-    names a record is one of the customer's (``arguments_of(tool)`` is a tool's argument schema)."""
+@dataclass(frozen=True)
+class Step:
+    """Something the planner may choose: one of the agent's flows (which then finds, asks, checks
+    and confirms as it always does), a read tool, or the reply."""
+
+    name: str
+    description: str
+    parameters: Mapping[str, Any]
+    """The arguments' JSON schema (``properties``); arguments naming a record get this turn's
+    ``enum`` of the customer's own."""
+
+
+FLOW_ARGUMENTS: Final[Mapping[str, Mapping[str, Any]]] = {
+    "order_id": {"type": "string"},
+    "item_ids": {"type": "array"},
+    "new_item_ids": {"type": "array"},
+    "payment_method_id": {"type": "string"},
+    "reason": {"type": "string"},
+    "product_id": {"type": "string"},
+}
+"""The arguments a flow may be started with (a flow declares which of these it takes)."""
+
+
+def _properties(step: Step, choices: Choices) -> dict[str, Any]:
+    return {
+        name: schema
+        for name, prop in dict(step.parameters.get("properties", {})).items()
+        if (schema := _argument_schema(name, prop, choices))
+    }
+
+
+def plan_schema(steps: Sequence[Step], choices: Choices) -> dict[str, Any]:
+    """The planner's JSON schema for this turn, for a model that fills in one object: the step is
+    one of ``steps`` (or the reply) and every argument that names a record is one of the
+    customer's."""
     properties: dict[str, Any] = {}
-    for tool in tools:
-        for name, prop in dict(arguments_of(tool).get("properties", {})).items():
-            if name not in properties and (schema := _argument_schema(name, prop, choices)):
-                properties[name] = schema
-    # The step is chosen first, one name among the tools and "reply": a small model given an
+    for step in steps:
+        for name, schema in _properties(step, choices).items():
+            properties.setdefault(name, schema)
+    # The step is chosen first, one name among the steps and "reply": a small model given an
     # "action" and an optional "tool" (as the free planner has) filled in arguments for a reply.
     return {
         "title": "Plan",
         "description": "The next step: call one tool with arguments, or reply to the customer.",
         "type": "object",
         "properties": {
-            "tool": {"type": "string", "enum": [*tools, REPLY]},
+            "tool": {"type": "string", "enum": [*(s.name for s in steps), REPLY]},
             "arguments": {
                 "type": "object",
                 "properties": properties,
@@ -138,6 +227,42 @@ def plan_schema(
         },
         "required": ["tool"],
     }
+
+
+def step_tools(steps: Sequence[Step], choices: Choices) -> list[dict[str, Any]]:
+    """The same steps as native function-calling tools (OpenAI's format), one per step, each with
+    this turn's ``enum``s, and the reply as one more."""
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": step.name,
+                "description": step.description,
+                "parameters": {
+                    "type": "object",
+                    "properties": _properties(step, choices),
+                    "additionalProperties": False,
+                },
+            },
+        }
+        for step in steps
+    ]
+    tools.append(
+        {
+            "type": "function",
+            "function": {
+                "name": REPLY,
+                "description": "Answer the customer in words: a question about what is missing, "
+                "or an answer when no other step fits.",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"reply": {"type": "string"}},
+                    "required": ["reply"],
+                },
+            },
+        }
+    )
+    return tools
 
 
 def as_plan_fields(raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -40,6 +40,8 @@ class Context:
     top_k: int = 3
     """Passages retrieved for a policy question."""
     llm_mode: LLMMode = "none"
+    llm_routes: Literal["fallback", "requests"] = "fallback"
+    """When the LLM chooses the flow (``Settings.agent_llm_routes``)."""
     llm_timeout_s: float = 20.0
     prompt_tokens: int = 3000
     """Token budget of one LLM prompt (history is trimmed to fit)."""
@@ -64,6 +66,7 @@ class Context:
             risky_amount=settings.approval_amount,
             top_k=settings.agent_top_k,
             llm_mode=settings.agent_llm,
+            llm_routes=settings.agent_llm_routes,
             llm_timeout_s=settings.llm_timeout_s,
             prompt_tokens=settings.llm_prompt_tokens,
             history_messages=settings.agent_history_messages,

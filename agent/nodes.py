@@ -8,18 +8,19 @@ the reply.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, RemoveMessage
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from agent.choices import customer_choices
+from agent.choices import FLOW_ARGUMENTS, Step, customer_choices
 from agent.context import Context
 from agent.flows import DONE_TEMPLATES, REGISTRY
 from agent.flows.base import (
@@ -40,6 +41,7 @@ from agent.flows.base import (
 from agent.goals import Goal
 from agent.guardrails import agent_logger, check_grounding, order_ids
 from agent.language import detect_language
+from agent.llm import read_steps
 from agent.resolvers import (
     IdentityClues,
     candidate_orders,
@@ -218,7 +220,7 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
         and (_fills(state.awaiting, text, u, state.slots) or u["cue"] not in _STRONG_CUES)
     ):
         new_goal = None
-    slots = dict(state.slots)
+    slots = {k: v for k, v in state.slots.items() if k != "ask_llm"}
     update: Update = {}
     pending = state.pending
     order_id = _entity(u, "order_id")
@@ -259,7 +261,21 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
                     "slots": {**slots, **kept, "plan": fewer}}  # fmt: skip
         elif not reasons:
             return {**update, "route": "act" if answer is not None else "clarify"}
-    parts = request_parts(text) if (new_goal or not goal) and not answering else []
+    # A conditional request ("exchange it for the bigger one if it costs less than $50, otherwise
+    # return it"), or with ``llm_routes="requests"`` any new request, is the LLM's to read: it
+    # chooses the flow and what the flow starts with, once the customer's records are known.
+    llm_first = (
+        pending is None
+        and not answering
+        and resolve(ctx).llm is not None
+        and (
+            bool(_CONDITIONAL.search(fold(text)))
+            or (ctx.llm_routes == "requests" and new_goal is not None)
+        )
+    )
+    parts = (
+        request_parts(text) if (new_goal or not goal) and not answering and not llm_first else []
+    )
     if len(parts) > 1:
         # Several requests at once ("cancel the sunglasses and return the coffee maker"): the
         # first is followed now, each with its own words, and the others wait their turn.
@@ -272,6 +288,8 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
         update.update(goal=goal, awaiting=None, clarified=False)
     if order_id and (len(parts) < 2 or _same_order(order_id) in _same_order(said)):
         slots["order_id"] = order_id
+    if llm_first and goal:
+        slots["ask_llm"] = True
     if goal and not (answering and state.awaiting == "order_id"):
         # Everything said about this request, so a detail given before a question (the item, the
         # reason, where the refund goes) is not asked for again. Which order it is ("the one
@@ -325,6 +343,16 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
             return {**update, "slots": slots, "route": "authenticate"}
     if goal is None or (new_goal is None and state.awaiting is None and pending is None):
         plan = _plan(state, resolve(ctx))
+        started = _started(plan, [text]) if plan is not None else None
+        if started is not None:
+            # The LLM chose a flow: it runs as if the customer's words had named it.
+            goal, seeded = started
+            update.update(goal=goal, awaiting=None, clarified=False, slots=seeded)
+            if goal == "policy":
+                return {**update, "route": "retrieve"}
+            if goal in ACCOUNT_GOALS and state.customer_id is None:
+                return {**update, "route": "authenticate"}
+            return {**update, "route": "act"}
         if plan is not None:
             return {**update, "route": "act", "slots": {**slots, "plan": plan}, "clarified": False}
         if state.clarified:
@@ -339,6 +367,14 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
         return {**update, "route": "clarify", "goal": None}
     return {**update, "route": "act"}
 
+
+_CONDITIONAL: Final = re.compile(
+    r"\b(if|unless|provided|as long as)\b[^.?!]{0,120}\b(otherwise|else|instead|if not)\b|"
+    r"\botherwise\b|\bwhichever\b|\bsinon\b|\bsi no\b|\bde lo contrario\b|"
+    r"\bif (it|the|they|that|its|it's)\b[^.?!]{0,60}\b(cheaper|less|more|under|over|below|above|"
+    r"costs?|available|in stock)\b"
+)
+"""A request that depends on a fact (a price, whether something is in stock): the LLM's to read."""
 
 _ORDER_TROUBLE: Final = re.compile(
     r"\b(trouble|problem|issue|help|question|wrong|check|look at|modify|change|something)\b"
@@ -485,6 +521,38 @@ def _fills(awaiting: str, text: str, u: Understanding, slots: Mapping[str, Any])
     return False
 
 
+@functools.cache
+def planner_steps() -> tuple[Step, ...]:
+    """What the LLM may choose: each flow (started with the arguments it declares), the policy
+    answer, and the read tools."""
+    flows = tuple(
+        Step(goal, flow.description, {"properties": {a: FLOW_ARGUMENTS[a] for a in flow.arguments}})
+        for goal, flow in REGISTRY.items()
+    )
+    return (*flows, POLICY_STEP, *read_steps())
+
+
+POLICY_STEP: Final = Step(
+    "policy",
+    "Answer a question about the shop's rules (returns, exchanges, shipping, payment) from its "
+    "documents.",
+    {"properties": {}},
+)
+
+
+def _started(plan: Mapping[str, Any], said: list[str]) -> tuple[Goal, dict[str, Any]] | None:
+    """A plan that starts a flow (or the policy answer), as its goal and the slots it starts with:
+    the arguments the LLM picked (``picked``), its order, and the customer's words."""
+    step = str(plan.get("tool") or "")
+    if step not in REGISTRY and step != "policy":
+        return None
+    arguments = dict(plan.get("arguments") or {})
+    slots: dict[str, Any] = {"picked": arguments, "said": said}
+    if arguments.get("order_id"):
+        slots["order_id"] = str(arguments["order_id"])
+    return cast(Goal, step), slots
+
+
 def _plan(state: State, services: Services) -> dict[str, Any] | None:
     llm = services.llm
     if llm is None:
@@ -493,8 +561,9 @@ def _plan(state: State, services: Services) -> dict[str, Any] | None:
     if state.customer_id:
         # The customer's own ids, for the model to choose from (reads made with their identity).
         turn = Turn(state, services)
-        choices = customer_choices(turn.user(), turn.value)
-    plan = llm.plan(list(state.messages), state.customer_id, choices)
+        focus = " ".join([*state.slots.get("said", []), last_user_text(state)])
+        choices = customer_choices(turn.user(), turn.value, focus=focus)
+    plan = llm.plan(list(state.messages), state.customer_id, choices, planner_steps())
     if plan is None:
         return None
     named = order_ids(last_user_text(state))
@@ -657,6 +726,22 @@ def act(state: State, runtime: Runtime[Context]) -> Update:
     plan = state.slots.get("plan")
     if isinstance(plan, dict):
         return _planned(state, turn, plan)
+    if state.slots.get("ask_llm"):
+        slots = {k: v for k, v in state.slots.items() if k != "ask_llm"}
+        state = replace(state, slots=slots)
+        chosen = _plan(state, turn.services) if state.customer_id else None
+        started = _started(chosen, list(slots.get("said", []))) if chosen else None
+        if started is not None and started[0] in REGISTRY:
+            # The LLM's reading of a request the rules read only in part: its flow, started with
+            # what it picked; the flow checks and confirms as always.
+            goal, seeded = started
+            if slots.get("order_id") and "order_id" not in seeded:
+                seeded["order_id"] = slots["order_id"]
+            state = replace(state, goal=goal, slots=seeded)
+            return _next_request(
+                state, turn, {"goal": goal, "slots": seeded, **_run_flow(state, turn)}
+            )
+        return _next_request(state, turn, {"slots": slots, **_run_flow(state, turn)})
     if state.awaiting not in (None, "confirmation", "identity") and withdraws(
         last_user_text(state)
     ):
@@ -931,7 +1016,7 @@ def _describe_write(state: State, turn: Turn, tool: str, arguments: Mapping[str,
 def _planned(state: State, turn: Turn, plan: dict[str, Any]) -> Update:
     """Carry out an LLM's validated plan: reads run, writes are put to the customer to confirm."""
     lang = state.language
-    slots = {k: v for k, v in state.slots.items() if k != "plan"}
+    slots = {k: v for k, v in state.slots.items() if k not in ("plan", "ask_llm")}
     if plan["action"] == "reply":
         return turn.update(
             slots=slots, draft=render("rephrase", lang), llm_draft=plan["reply"] or ""

@@ -57,7 +57,8 @@ _INTRO: Final = re.compile(
     re.IGNORECASE,
 )
 _NAME_HERE: Final = re.compile(
-    rf"(?:^\s*|\b(?:hi|hello|hey|hola|bonjour)[,!.]?\s+){_NAME_WORD}\s+{_NAME_WORD}"
+    rf"(?:^\s*|\b(?:hi|hello|hey|hola|bonjour|good (?:morning|afternoon|evening))"
+    rf"(?:\s+(?:there|team|all|folks))?[,!.]?\s+){_NAME_WORD}\s+{_NAME_WORD}\b"
     rf"(?=\s*(?:here\b|,?\s*(?:zip\b|zipcode\b|from\s+\d{{5}}|in\s+\d{{5}}|\(?\d{{5}})))",
     re.IGNORECASE,
 )

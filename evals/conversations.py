@@ -102,6 +102,9 @@ class Conversation(_Strict):
     customer: CustomerIdentity | None = None
     """An identity the channel already verified; None: the agent must authenticate the customer."""
     turns: list[Turn] = Field(min_length=1)
+    note: str | None = None
+    """For a reviewer: the facts the expectations were computed from (prices compared, the variant
+    chosen); never read by the scoring."""
 
 
 def _describe(error: ValidationError) -> str:

@@ -155,6 +155,13 @@ class Settings(BaseSettings):
     """MiB of KV state the local server keeps for recent prompts, so a long stable system prompt is
     evaluated once, not every turn (0: off). Each cached prompt also holds up to ~40 MB of logits."""
 
+    agent_llm_routes: Literal["fallback", "requests"] = "fallback"
+    """When the LLM (if any) chooses which flow a message starts: ``fallback``, only for what the
+    rules cannot read (no goal found, or a conditional request such as "exchange it if it costs
+    less, otherwise return it"); ``requests``, for every new request (suits a capable endpoint). The
+    flows still find, check and confirm everything, and answers to the agent's own questions are
+    always read by the rules."""
+
     agent_min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
     """Intent confidence from which the classifier picks the agent's goal; below it keyword cues do,
     and with none the agent asks the customer to rephrase, then escalates."""

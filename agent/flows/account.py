@@ -85,4 +85,8 @@ def _account_info(state: State, turn: Turn) -> Update:
     )
 
 
-FLOW: Final = Flow(goal="account_info", run=_account_info)
+FLOW: Final = Flow(
+    goal="account_info",
+    run=_account_info,
+    description="The customer's account: address, payment methods, gift card balance, orders.",
+)

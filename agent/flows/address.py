@@ -144,4 +144,7 @@ FLOW: Final = Flow(
         "modify_user_address": "done_user_address",
     },
     statuses=STATUSES,
+    description="Change a pending order's shipping address (with order_id), or the account's "
+    "default address (without); the agent asks for the new address.",
+    arguments=("order_id",),
 )

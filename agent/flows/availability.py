@@ -11,6 +11,7 @@ from agent.flows.base import (
     Update,
     finish,
     last_user_text,
+    picked,
 )
 from agent.state import State
 from agent.templates import render
@@ -22,13 +23,13 @@ def _availability(state: State, turn: Turn) -> Update:
     lang = state.language
     text = last_user_text(state)
     found = turn.value("search_products", {"query": text, "limit": 3}) or []
-    if not found:
+    product_id = picked(state, "product_id") or (found[0]["product_id"] if found else None)
+    if product_id is None:
         return finish(turn, render("no_product", lang))
-    product_id = found[0]["product_id"]
     product = turn.value("get_product_details", {"product_id": product_id}) or {}
     wanted = named_option_values(text, list(product.get("variants", {}).values()))
     result = turn.value("check_availability", {"product_id": product_id, "options": wanted}) or {}
-    name = result.get("name", found[0]["name"])
+    name = result.get("name") or product.get("name", "")
     matching = render("matching", lang, options=options_words(wanted, lang)) if wanted else ""
     in_stock = result.get("in_stock", [])
     if not in_stock:
@@ -55,4 +56,11 @@ _BY_PRICE: Final = re.compile(
 )
 
 
-FLOW: Final = Flow(goal="availability", run=_availability, needs_account=False, strong_cue=False)
+FLOW: Final = Flow(
+    goal="availability",
+    run=_availability,
+    needs_account=False,
+    strong_cue=False,
+    description="Whether a product is in stock, in which options, at what price.",
+    arguments=("product_id",),
+)

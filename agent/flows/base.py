@@ -63,6 +63,11 @@ class Flow:
     """Only for a verified customer."""
     strong_cue: bool = True
     """The customer's words for it change the subject even while another question waits."""
+    description: str = ""
+    """What it does, in one line, for an LLM choosing among the flows."""
+    arguments: tuple[str, ...] = ()
+    """What an LLM may start it with (names from ``agent.choices.FLOW_ARGUMENTS``): the flow reads
+    each with :func:`picked`, and finds, asks for and checks everything as it always does."""
 
 
 def message_text(message: AnyMessage) -> str:
@@ -193,6 +198,12 @@ def refuse(state: State, turn: Turn, outcome: ToolOutcome, **fields: Any) -> Upd
         return finish(turn, render("already_done", state.language, order_id=order_id))
     reason = outcome.error.message if outcome.error else outcome.text
     return fail(state, turn, render("refused", state.language, reason=reason), **fields)
+
+
+def picked(state: State, name: str) -> Any:
+    """What the LLM chose for the argument ``name`` when it started this flow (one of the verified
+    customer's own records, checked before the flow ran), or None."""
+    return dict(state.slots.get("picked") or {}).get(name)
 
 
 def request_text(state: State) -> str:
@@ -367,6 +378,9 @@ def refund_target(
         return allowed[0]
     if named:
         return None  # a method the money may not go to: the customer is told, not overruled
+    chosen = picked(state, "payment_method_id")
+    if chosen in methods and (any_method or chosen == original or chosen in _gift_cards(methods)):
+        return str(chosen)
     if state.awaiting == "refund" and yes_no(text) is True:
         return original  # "yes please" to "should it go to the original payment method?"
     choice = refund_choice(text)
@@ -375,11 +389,14 @@ def refund_target(
         return cards[0] if cards else original
     if choice == "original":
         return original
-    gift_cards = {pid for pid, pm in methods.items() if pm["source"] == "gift_card"}
-    if not any_method and original and gift_cards <= {original}:
+    if not any_method and original and _gift_cards(methods) <= {original}:
         # Nowhere else the money could go: the confirmation says where, nothing to ask.
         return original
     return None
+
+
+def _gift_cards(methods: Mapping[str, Any]) -> set[str]:
+    return {pid for pid, pm in methods.items() if pm["source"] == "gift_card"}
 
 
 def chosen_items(text: str, items: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

@@ -12,6 +12,7 @@ from agent.flows.base import (
     Update,
     about_an_order,
     ask_confirmation,
+    picked,
     refuse,
     request_text,
 )
@@ -27,7 +28,7 @@ def _cancel(state: State, turn: Turn, order: dict[str, Any]) -> Update:
     order_id = order["order_id"]
     slots = {**state.slots, "order_id": order_id}
     said = request_text(state)
-    reason = cancel_reason(said) or slots.get("reason")
+    reason = cancel_reason(said) or slots.get("reason") or picked(state, "reason")
     items = ", ".join(i["name"] for i in order["items"])
     whole = ""
     part = _part_of(said, order["items"])
@@ -87,5 +88,7 @@ FLOW: Final = Flow(
     run=about_an_order(_cancel, STATUSES),
     slots=("order_id", "reason", "confirmation"),
     writes={"cancel_pending_order": "done_cancel"},
+    description="Cancel a pending order (not yet shipped); the shop cancels whole orders only.",
+    arguments=("order_id", "reason"),
     statuses=STATUSES,
 )

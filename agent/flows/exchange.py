@@ -22,6 +22,7 @@ from agent.flows.base import (
     last_user_text,
     ordinal,
     original_pm,
+    picked,
     refund_target,
     refuse,
     request_text,
@@ -53,6 +54,8 @@ def _exchange(state: State, turn: Turn, order: dict[str, Any]) -> Update:
         # name them, so this reading stays here).
         wanted = _NOT_THIS.sub(" ", request_text(state))
         chosen = chosen_items(wanted, items) if len(items) > 1 else items
+        if ids := picked(state, "item_ids"):
+            chosen = [i for i in items if i["item_id"] in ids] or chosen
         if not chosen:
             ask = render("ask_items", lang, order_id=order_id, action=render("verb_exchange", lang),
                          items=items_text(items, lang))  # fmt: skip
@@ -78,11 +81,16 @@ def _exchange(state: State, turn: Turn, order: dict[str, Any]) -> Update:
     if offered and state.awaiting == "variant":
         # An answer to "which of these?": read against what was offered, by its options or
         # its place in the list ("the second one").
-        picked = ordinal(text, offered)
-        fits = [picked] if picked else (wish.fits(offered) if wish.stated else [])
+        pick = ordinal(text, offered)
+        fits = [pick] if pick else (wish.fits(offered) if wish.stated else [])
         fits = fits or (wish.fits(variants) if wish.stated else [])
     else:
         fits = wish.fits(variants) if wish.stated else []
+    chosen_variant = [v for v in variants if v["item_id"] in (picked(state, "new_item_ids") or ())]
+    if chosen_variant and not (state.awaiting == "variant" and fits):
+        # The variant the LLM chose for this item among the product's own (an answer to "which
+        # of these?" still wins).
+        fits = chosen_variant[:1]
     available = "; ".join(f"{k}: {', '.join(vs)}" for k, vs in available_options(variants).items())
     if not wish.stated and not fits:
         others = [v for v in variants if v["item_id"] != item["item_id"] and v.get("available")]
@@ -200,4 +208,7 @@ FLOW: Final = Flow(
         "modify_pending_order_items": "done_modify_items",
     },
     statuses=STATUSES,
+    description="Exchange items of a delivered order, or change items of a pending order, for "
+    "other variants of the same product; payment_method_id pays or receives the price difference.",
+    arguments=("order_id", "item_ids", "new_item_ids", "payment_method_id"),
 )

@@ -13,6 +13,7 @@ from agent.flows.base import (
     ask_confirmation,
     last_user_text,
     original_pm,
+    picked,
     request_text,
 )
 from agent.resolvers import named_payment_methods
@@ -32,6 +33,12 @@ def _change_payment(state: State, turn: Turn, order: dict[str, Any]) -> Update:
     wanted = re.split(r"\b(?:instead of|rather than|not (?:on )?(?:the|my)|don'?t want it on)\b",
                       text, maxsplit=1, flags=re.IGNORECASE)[0]  # fmt: skip
     named = [p for p in named_payment_methods(wanted, methods) if p != current]
+    if (
+        not named
+        and (chosen := picked(state, "payment_method_id")) in methods
+        and chosen != current
+    ):
+        named = [str(chosen)]
     if len(named) != 1:
         others = [turn.pm_words(pid) for pid in methods if pid != current]
         ask = render("ask_payment_method", lang, order_id=order_id, methods=", ".join(others))
@@ -49,5 +56,7 @@ FLOW: Final = Flow(
     run=about_an_order(_change_payment, STATUSES),
     slots=("order_id", "payment", "confirmation"),
     writes={"modify_pending_order_payment": "done_payment"},
+    description="Pay a pending order with another of the customer's payment methods.",
+    arguments=("order_id", "payment_method_id"),
     statuses=STATUSES,
 )

@@ -15,6 +15,7 @@ from agent.flows.base import (
     items_text,
     last_user_text,
     original_pm,
+    picked,
     refund_target,
     refuse,
     request_text,
@@ -43,6 +44,8 @@ def _return(state: State, turn: Turn, order: dict[str, Any]) -> Update:
         return refuse(state, turn, probe, slots={})
     asked_items = state.awaiting == "items"
     chosen = chosen_items(text if asked_items else request_text(state), order["items"])
+    if not asked_items and (ids := picked(state, "item_ids")):
+        chosen = [i for i in order["items"] if i["item_id"] in ids] or chosen
     if chosen and (asked_items or not slots.get("item_ids")):
         slots["item_ids"] = [i["item_id"] for i in chosen]
         slots["item_names"] = [i["name"] for i in chosen]
@@ -89,4 +92,6 @@ FLOW: Final = Flow(
     slots=("order_id", "items", "refund", "confirmation"),
     writes={"return_delivered_order_items": "done_return"},
     statuses=STATUSES,
+    description="Return items of a delivered order for a refund.",
+    arguments=("order_id", "item_ids", "payment_method_id"),
 )

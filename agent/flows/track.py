@@ -74,7 +74,12 @@ def _refund_status(state: State, turn: Turn, order: dict[str, Any]) -> Update:
 
 
 TRACK: Final = Flow(
-    goal="track_order", run=about_an_order(_track), slots=("order_id",), strong_cue=False
+    goal="track_order",
+    run=about_an_order(_track),
+    slots=("order_id",),
+    strong_cue=False,
+    description="Where an order is and what it holds: status, carrier, tracking, items.",
+    arguments=("order_id",),
 )
 REFUNDED: Final = frozenset({"cancelled", "return requested"})
 REFUND_STATUS: Final = Flow(
@@ -82,4 +87,6 @@ REFUND_STATUS: Final = Flow(
     run=about_an_order(_refund_status, REFUNDED),
     slots=("order_id",),
     statuses=REFUNDED,
+    description="Where the refund of a cancelled or returned order stands.",
+    arguments=("order_id",),
 )

@@ -3,6 +3,7 @@ customer, rejected plans explained, grounded rewriting, fallbacks on failure and
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -11,11 +12,10 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
 
-from agent.choices import Choices, plan_schema
+from agent.choices import Choices, plan_schema, step_tools
 from agent.llm import (
     LLM,
     PLANNER_PROMPT,
-    PLANNER_TOOLS,
     WRITER_PROMPT,
     Plan,
     PlanError,
@@ -23,8 +23,8 @@ from agent.llm import (
     validate_plan,
     writer_max_tokens,
 )
+from agent.nodes import planner_steps
 from tests.agent.conftest import AgentFactory, find_order, order_status, two_customers
-from tools.registry import args_model
 
 
 class ScriptedChatModel(GenericFakeChatModel):
@@ -33,8 +33,10 @@ class ScriptedChatModel(GenericFakeChatModel):
 
     delay_s: float = 0.0
     calls: list[tuple[list[BaseMessage], dict[str, Any]]] = []
+    bound: list[Any] = []
 
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Any:
+        self.bound = list(tools)
         return self
 
     def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> Any:
@@ -55,21 +57,46 @@ def scripted(*messages: AIMessage, delay_s: float = 0.0) -> ScriptedChatModel:
     return ScriptedChatModel(messages=it, delay_s=delay_s)
 
 
-def plan_call(**plan: Any) -> AIMessage:
-    return AIMessage("", tool_calls=[{"name": "Plan", "args": plan, "id": "call_1"}])
+def plan_call(tool: str, arguments: dict[str, Any]) -> AIMessage:
+    """What a model with native function calling answers: a call of one step's tool."""
+    return AIMessage("", tool_calls=[{"name": tool, "args": arguments, "id": "call_1"}])
 
 
-def test_plan_validation_uses_the_tools_schemas() -> None:
+def schema_call(**plan: Any) -> AIMessage:
+    """What a small local model answers when its decoding is held to the planner's schema."""
+    return AIMessage(json.dumps(plan))
+
+
+def customer_order_ids(store: Any, customer_id: str) -> list[str]:
+    from sqlalchemy import select
+
+    from tools.models import Order
+
+    with store.read() as s:
+        query = select(Order.id).where(Order.customer_id == customer_id).order_by(Order.id)
+        return [str(i) for i in s.scalars(query)]
+
+
+def test_plan_validation_uses_the_steps_arguments() -> None:
+    steps = planner_steps()
     ok = Plan(action="tool", tool="track_order", arguments={"order_id": "#W1"})
-    assert validate_plan(ok) == ok
+    assert validate_plan(ok, steps) == ok
     for bad in (
         Plan(action="tool", tool="drop_database", arguments={}),
         Plan(action="tool", tool="track_order", arguments={"order": "#W1"}),
+        Plan(action="tool", tool="return_item", arguments={"item_ids": "111"}),
         Plan(action="tool", tool="find_user_id_by_email", arguments={"email": "a@b.co"}),
+        Plan(action="tool", tool="get_product_details", arguments={"product": "p1"}),
         Plan(action="tool", tool=" ", reply="Here is your order."),
+        # No write tool is a step: a model can only start a flow, which checks and confirms.
+        Plan(
+            action="tool",
+            tool="cancel_pending_order",
+            arguments={"order_id": "#W1", "reason": "no longer needed"},
+        ),  # fmt: skip
     ):
         with pytest.raises(PlanError):
-            validate_plan(bad)
+            validate_plan(bad, steps)
 
 
 @pytest.mark.parametrize(
@@ -77,54 +104,65 @@ def test_plan_validation_uses_the_tools_schemas() -> None:
     [
         Plan(action="reply", reply=" "),
         Plan(action="reply"),
-        # Replies that also name a tool: did the model mean to act? Its text may claim it did.
-        Plan(action="reply", tool="cancel_pending_order", reply="I have cancelled your order."),
+        # Replies that also name a step: did the model mean to act? Its text may claim it did.
+        Plan(action="reply", tool="cancel_order", reply="I have cancelled your order."),
         Plan(action="reply", arguments={"order_id": "#W1"}, reply="Done."),
     ],
 )
 def test_inconsistent_reply_plans_are_refused(plan: Plan) -> None:
     with pytest.raises(PlanError):
-        validate_plan(plan)
+        validate_plan(plan, planner_steps())
 
 
 def test_plans_are_normalised_to_one_shape() -> None:
-    # A tool plan's text was written before the tool ran: it is dropped, the call kept.
+    steps = planner_steps()
+    # A step's text was written before the flow ran: it is dropped, the step kept.
     tool = validate_plan(
-        Plan(action="tool", tool=" track_order", arguments={"order_id": "#W1"}, reply="On its way!")
+        Plan(
+            action="tool", tool=" track_order", arguments={"order_id": "#W1"}, reply="On its way!"
+        ),
+        steps,
     )
     assert (tool.tool, tool.arguments, tool.reply) == ("track_order", {"order_id": "#W1"}, None)
     # Blank fields a small model fills in count as absent.
-    reply = validate_plan(Plan(action="reply", tool="", reply="  Hello!  "))
+    reply = validate_plan(Plan(action="reply", tool="", reply="  Hello!  "), steps)
     assert (reply.tool, reply.arguments, reply.reply) == (None, {}, "Hello!")
-    # A "reply" with nothing to say but a tool call (as the 0.5B model writes them) is that call.
+    # A "reply" with nothing to say but a step (as the 0.5B model writes them) is that step.
     mislabelled = Plan(action="reply", tool="track_order", arguments={"order_id": "#W1"})
-    assert validate_plan(mislabelled) == Plan(
+    assert validate_plan(mislabelled, steps) == Plan(
         action="tool", tool="track_order", arguments={"order_id": "#W1"}
     )
 
 
-def test_the_planner_prompt_lists_tools_compactly_before_the_customer() -> None:
-    catalog = _tool_catalog()
-    assert [line.split("(")[0] for line in catalog.splitlines()] == [
-        f"- {name}" for name in PLANNER_TOOLS
-    ]
-    assert 'get_order_details(order_id="#W0000000")' in catalog
-    assert 'reason="no longer needed" or "ordered by mistake"' in catalog
+def test_the_planner_prompt_lists_the_flows_compactly_before_the_customer() -> None:
+    steps = planner_steps()
+    catalog = _tool_catalog(steps)
+    names = [line.split("(")[0] for line in catalog.splitlines()]
+    assert names == [f"- {step.name}" for step in steps]
+    # Every flow is a step, then the policy answer and the read tools; no write tool.
+    assert {"- return_item", "- exchange_item", "- cancel_order", "- policy"} <= set(names)
+    assert not {"- cancel_pending_order", "- return_delivered_order_items"} & set(names)
+    assert "- return_item(order_id=" in catalog and "item_ids=" in catalog
     assert '"title"' not in catalog and '"type"' not in catalog  # no JSON schema to copy from
-    # Only the last line depends on the customer: the rest is a prefix the prompt cache keeps.
-    a, b = (PLANNER_PROMPT.format(customer=c, tools=catalog) for c in ("ann_1", "bob_2"))
-    assert a.rsplit("\n", 1)[0] == b.rsplit("\n", 1)[0] and a != b
+    # Only the lines after the catalog depend on the customer: the rest is a prefix the prompt
+    # cache keeps.
+    a, b = (
+        PLANNER_PROMPT.format(customer=c, tools=catalog, legend=f"order #W{c}")
+        for c in ("ann_1", "bob_2")
+    )
+    prefix = PLANNER_PROMPT.split("{customer}")[0].format(tools=catalog)
+    assert a.startswith(prefix) and b.startswith(prefix) and a != b
 
 
-def test_planned_read_runs_and_the_reply_is_rewritten(make_agent: AgentFactory) -> None:
+def test_planned_read_runs_its_flow_and_the_reply_is_rewritten(make_agent: AgentFactory) -> None:
     order, customer = find_order(make_agent().store, "delivered")
     model = scripted(
-        plan_call(action="tool", tool="get_order_details", arguments={"order_id": order.id}),
+        plan_call(tool="track_order", arguments={"order_id": order.id}),
         AIMessage(f"Your order {order.id} has been delivered."),
     )
     h = make_agent(verified_customer_id=customer.id, llm=LLM(model), min_confidence=1.01)
     r = h.agent.send("c", "hmm, what about that purchase of mine")
-    assert r.tools == ["get_order_details"]
+    assert "get_order_details" in r.tools
     assert r.reply == f"Your order {order.id} has been delivered." and r.grounded
     # The draft the writer started from (and the fallback) is plain words, not a field dump.
     draft = h.agent.state("c").draft
@@ -132,20 +170,23 @@ def test_planned_read_runs_and_the_reply_is_rewritten(make_agent: AgentFactory) 
     assert "user_id" not in draft and "order_id" not in draft and customer.id not in draft
 
 
-def test_planned_write_waits_for_the_customers_yes(make_agent: AgentFactory) -> None:
+def test_a_planned_cancellation_waits_for_the_customers_yes(make_agent: AgentFactory) -> None:
     order, customer = find_order(make_agent().store, "pending")
     args = {"order_id": order.id, "reason": "no longer needed"}
     model = scripted(
-        plan_call(action="tool", tool="cancel_pending_order", arguments=args),
+        plan_call(tool="cancel_order", arguments=args),
         AIMessage("Shall I cancel it? (yes/no)"),
     )
     h = make_agent(verified_customer_id=customer.id, llm=LLM(model), min_confidence=1.01)
     r = h.agent.send("c", "get rid of that purchase of mine")
     assert order_status(h.store, order.id) == "pending"
-    assert h.agent.state("c").pending is not None and "yes/no" in r.reply
-    # Put to the customer in the flows' own words: the order and its items, no tool call or ids.
-    assert "cancel_pending_order" not in r.reply and "order_id=" not in r.reply
-    assert order.id in r.reply and order.items[0].name in r.reply
+    pending = h.agent.state("c").pending
+    assert pending is not None and pending["tool"] == "cancel_pending_order"
+    assert pending["arguments"] == args and "yes/no" in r.reply
+    # Put to the customer in the flow's own words: the order and its items, no tool call or ids.
+    draft = h.agent.state("c").draft
+    assert "cancel_pending_order" not in draft and "order_id=" not in draft
+    assert order.id in draft and order.items[0].name in draft
 
 
 def test_a_planned_large_return_waits_for_a_humans_approval(make_agent: AgentFactory) -> None:
@@ -154,7 +195,7 @@ def test_a_planned_large_return_waits_for_a_humans_approval(make_agent: AgentFac
     worth = round(sum(i.price_cents for i in order.items) / 100, 2)
     pm = order.transactions[0].payment_method_id
     args = {"order_id": order.id, "item_ids": item_ids, "payment_method_id": pm}
-    model = scripted(plan_call(action="tool", tool="return_delivered_order_items", arguments=args))
+    model = scripted(plan_call(tool="return_item", arguments=args))
     # The shop's threshold sits just under what this return refunds; the plan says nothing of money.
     h = make_agent(
         verified_customer_id=customer.id,
@@ -165,6 +206,7 @@ def test_a_planned_large_return_waits_for_a_humans_approval(make_agent: AgentFac
     h.agent.send("c", "send all of that stuff back please")
     pending = h.agent.state("c").pending
     assert pending is not None and pending["amount"] == worth and pending["needs_approval"]
+    assert sorted(pending["arguments"]["item_ids"]) == sorted(item_ids)
 
     r = h.agent.send("c", "yes")
 
@@ -179,7 +221,7 @@ def test_a_plan_naming_another_customers_order_never_reaches_a_tool(
 ) -> None:
     (_, me), (theirs, them) = two_customers(make_agent().store)
     model = scripted(
-        plan_call(action="tool", tool="get_order_details", arguments={"order_id": theirs.id}),
+        plan_call(tool="track_order", arguments={"order_id": theirs.id}),
         AIMessage("I couldn't find that order."),
     )
     h = make_agent(verified_customer_id=me.id, llm=LLM(model), min_confidence=1.01)
@@ -192,7 +234,7 @@ def test_a_plan_for_another_order_than_the_one_named_is_not_used(make_agent: Age
     # A model held to the customer's own ids picks one of theirs when the message names another.
     order, customer = find_order(make_agent().store, "pending")
     args = {"order_id": order.id, "reason": "no longer needed"}
-    model = scripted(plan_call(action="tool", tool="cancel_pending_order", arguments=args))
+    model = scripted(plan_call(tool="cancel_order", arguments=args))
     h = make_agent(verified_customer_id=customer.id, llm=LLM(model), min_confidence=1.01)
     r = h.agent.send("c", "get rid of #W9999999 for me")
     assert h.agent.state("c").pending is None and order.id not in r.reply
@@ -202,15 +244,13 @@ def test_a_plan_for_another_order_than_the_one_named_is_not_used(make_agent: Age
 def test_a_plan_the_tools_reject_is_explained_not_retried(make_agent: AgentFactory) -> None:
     order, customer = find_order(make_agent().store, "delivered")
     args = {"order_id": order.id, "reason": "no longer needed"}
-    model = scripted(
-        plan_call(action="tool", tool="cancel_pending_order", arguments=args),
-        AIMessage("Done!"),
-    )
+    model = scripted(plan_call(tool="cancel_order", arguments=args), AIMessage("Done!"))
     h = make_agent(verified_customer_id=customer.id, llm=LLM(model), min_confidence=1.01)
     r = h.agent.send("c", "get rid of that thing")
     writes = [c for c in r.tool_calls if c["name"] == "cancel_pending_order"]
     assert [c["ok"] for c in writes] == [False]  # one call, refused; no second try
-    assert "can't" in r.reply.lower() and order_status(h.store, order.id) == "delivered"
+    assert "can't" in h.agent.state("c").draft.lower()
+    assert order_status(h.store, order.id) == "delivered"
 
 
 def test_the_planner_chooses_from_the_customers_own_ids() -> None:
@@ -222,26 +262,128 @@ def test_the_planner_chooses_from_the_customers_own_ids() -> None:
         payment_method_ids=("paypal_1",),
         product_ids=("p1",),
     )
-    schema = plan_schema(PLANNER_TOOLS, choices, lambda t: args_model(t).model_json_schema())
+    steps = planner_steps()
+    schema = plan_schema(steps, choices)
     arguments = schema["properties"]["arguments"]["properties"]
     assert arguments["order_id"]["enum"] == ["#W1", "#W2"]
     assert arguments["item_ids"]["items"]["enum"] == ["111"]
     assert arguments["new_item_ids"]["items"]["enum"] == ["222", "333"]
     assert arguments["payment_method_id"]["enum"] == ["paypal_1"]
-    assert arguments["user_id"]["enum"] == ["mei_1"]
+    assert arguments["reason"]["enum"] == ["no longer needed", "ordered by mistake"]
     assert schema["properties"]["arguments"]["additionalProperties"] is False
-    assert schema["properties"]["tool"]["enum"] == [*PLANNER_TOOLS, "reply"]
-    good = Plan(action="tool", tool="return_delivered_order_items",
+    assert schema["properties"]["tool"]["enum"] == [*(s.name for s in steps), "reply"]
+    # The same steps as native tools, one each, under the same enums.
+    tools = {t["function"]["name"]: t["function"] for t in step_tools(steps, choices)}
+    assert set(tools) == {*(s.name for s in steps), "reply"}
+    exchange = tools["exchange_item"]["parameters"]["properties"]
+    assert exchange["new_item_ids"]["items"]["enum"] == ["222", "333"]
+    assert set(exchange) == {"order_id", "item_ids", "new_item_ids", "payment_method_id"}
+    good = Plan(action="tool", tool="return_item",
                 arguments={"order_id": "#W1", "item_ids": ["111"],
                            "payment_method_id": "paypal_1"})  # fmt: skip
-    assert validate_plan(good, choices) is not None
+    assert validate_plan(good, steps, choices) is not None
     for wrong in (
         {"order_id": "#W9", "item_ids": ["111"], "payment_method_id": "paypal_1"},
         {"order_id": "#W1", "item_ids": ["999"], "payment_method_id": "paypal_1"},
         {"order_id": "#W1", "item_ids": ["111"], "payment_method_id": "credit_card_7"},
+        {"order_id": "#W1", "item_ids": ["111"], "new_item_ids": ["222"]},  # not a return's
     ):
         with pytest.raises(PlanError):
-            validate_plan(good.model_copy(update={"arguments": wrong}), choices)
+            validate_plan(good.model_copy(update={"arguments": wrong}), steps, choices)
+
+
+def _exchangeable(store: Any) -> tuple[Any, Any, Any, Any]:
+    """A delivered order, its customer, an item in it and another available variant of that item's
+    product that costs more."""
+    from sqlalchemy import select
+
+    from tools.models import Order, Variant
+
+    with store.read() as s:
+        for order in s.scalars(select(Order).where(Order.status == "delivered").order_by(Order.id)):
+            for item in order.items:
+                others = s.scalars(
+                    select(Variant).where(
+                        Variant.product_id == item.product_id,
+                        Variant.id != item.item_id,
+                        Variant.available.is_(True),
+                    )
+                ).all()
+                dearer = [v for v in others if v.price_cents > item.price_cents]
+                if dearer and len(order.items) == 1:
+                    customer = order.customer
+                    _ = list(order.transactions), dict(dearer[0].options)
+                    s.expunge_all()
+                    return order, customer, item, dearer[0]
+    raise AssertionError("no exchangeable order in the demo shop")
+
+
+def test_a_conditional_request_is_read_by_the_llm_and_its_flow_confirms(
+    make_agent: AgentFactory,
+) -> None:
+    order, customer, item, dearer = _exchangeable(make_agent().store)
+    # "if it costs less, otherwise return it": the other variant costs more, so the model (here
+    # scripted) starts the return; the rules alone would have queued both requests.
+    pm = order.transactions[0].payment_method_id
+    args = {"order_id": order.id, "item_ids": [item.item_id], "payment_method_id": pm}
+    # A small local model fills in the one-object schema rather than calling a tool by name.
+    model = scripted(schema_call(tool="return_item", arguments=args))
+    h = make_agent(verified_customer_id=customer.id, llm=LLM(model, name="local"))
+    name = item.name.lower()
+    r = h.agent.send(
+        "c",
+        f"I'd like to exchange my {name} from order {order.id} for another one if it costs less "
+        f"than ${item.price_cents / 100 - 1:.0f}, otherwise just return it",
+    )
+    state = h.agent.state("c")
+    assert state.pending is not None and state.pending["tool"] == "return_delivered_order_items"
+    assert state.pending["arguments"] == args and not state.queue
+    assert "yes" in r.reply.lower() and order_status(h.store, order.id) == "delivered"
+    # The model saw what the ids stand for: the item by name and price, the payment methods.
+    planned = [(m, kw) for m, kw in model.calls if m and "planning step" in str(m[0].content)]
+    system, kwargs = planned[0][0][0], planned[0][1]
+    # Held to a schema whose enums are this customer's own ids (llama.cpp's grammar), not sent as
+    # a tool.
+    schema = kwargs["response_format"]["schema"]
+    assert schema["properties"]["arguments"]["properties"]["item_ids"]["items"]["enum"] == [
+        item.item_id
+    ]
+    assert f"item {item.item_id}: {item.name}" in str(system.content)
+    assert f"payment method {pm}:" in str(system.content)
+
+
+def test_an_understood_request_does_not_wait_for_the_llm(make_agent: AgentFactory) -> None:
+    order, customer, item, _ = _exchangeable(make_agent().store)
+    model = scripted(AIMessage("unused"))
+    h = make_agent(verified_customer_id=customer.id, llm=LLM(model))
+    h.agent.send("c", f"I want to return the {item.name.lower()} from order {order.id}")
+    assert not [m for m, _ in model.calls if m and "planning step" in str(m[0].content)]
+    assert h.agent.state("c").goal == "return_item"
+
+
+def test_a_capable_endpoint_chooses_the_flow_by_native_function_calling(
+    make_agent: AgentFactory,
+) -> None:
+    order, customer, item, dearer = _exchangeable(make_agent().store)
+    call = {"name": "exchange_item", "id": "call_1",
+            "args": {"order_id": order.id, "item_ids": [item.item_id],
+                     "new_item_ids": [dearer.id]}}  # fmt: skip
+    model = scripted(AIMessage("", tool_calls=[call]))
+    h = make_agent(
+        verified_customer_id=customer.id, llm=LLM(model, name="openai"), llm_routes="requests"
+    )
+    h.agent.send("c", f"could the {item.name.lower()} in {order.id} be swapped for a nicer one")
+    pending = h.agent.state("c").pending
+    assert pending is not None and pending["tool"] == "exchange_delivered_order_items"
+    assert pending["arguments"]["new_item_ids"] == [dearer.id]
+    assert pending["arguments"]["item_ids"] == [item.item_id]
+    # It was offered one tool per flow, each under this customer's enums, and no write tool.
+    tools = {t["function"]["name"]: t["function"] for t in model.bound}
+    assert "exchange_item" in tools and "exchange_delivered_order_items" not in tools
+    assert tools["exchange_item"]["parameters"]["properties"]["order_id"]["enum"] == list(
+        customer_order_ids(h.store, customer.id)
+    )
+    assert order_status(h.store, order.id) == "delivered"
 
 
 def test_made_up_facts_are_replaced_by_the_template(make_agent: AgentFactory) -> None:

@@ -40,6 +40,12 @@ from tests.conftest import tau2_db_path
             {"first_name": "Mei", "last_name": "Patel", "zip": "76165"},
         ),
         ("Mei Patel 76165", {"first_name": "Mei", "last_name": "Patel", "zip": "76165"}),
+        # "Hi there" is a greeting, not the name "Hi T" ("t" + "here").
+        (
+            "Hi there, Yusuf Khan, zip 75313. The laptop I ordered hasn't shipped yet right?",
+            {"first_name": "Yusuf", "last_name": "Khan", "zip": "75313"},
+        ),
+        ("hi there, my order is late, zip 12345", {"zip": "12345"}),
         ("sure, it's mei.patel1234@example.com, thanks", {"email": "mei.patel1234@example.com"}),
         ("I'm mei_kovacs_8020 in zipcode 28236", {"user_id": "mei_kovacs_8020", "zip": "28236"}),
         (
