@@ -179,6 +179,13 @@ SUMMARY_PROMPT = """Summarise this support conversation in at most 5 short lines
 the order ids involved, what was done and what is still open."""
 
 
+def _tokens(text: str) -> int:
+    """Tokens of ``text``, counted so no model's window is overrun: tiktoken's count, plus two
+    thirds of a token a digit (tiktoken packs three digits in a token, Qwen's tokenizer one, and
+    the planner's prompt is full of ten-digit ids: its 4,715-token prompts passed a 3,000 budget)."""
+    return count_tokens(text) + sum(ch.isdigit() for ch in text) * 2 // 3
+
+
 def writer_max_tokens(draft: str) -> int:
     """The writer's output cap: a rewrite is about as long as its draft (tokens counted with tiktoken,
     which the local model's tokenizer roughly matches), plus room for a greeting."""
@@ -236,10 +243,10 @@ class LLM:
     ) -> list[AnyMessage]:
         """System prompt plus as much recent history as the token budget holds, less ``reserve``
         tokens (the tool schemas sent beside the messages)."""
-        budget = self.prompt_tokens - count_tokens(system) - reserve
+        budget = self.prompt_tokens - _tokens(system) - reserve
         kept: list[AnyMessage] = []
         for message in reversed(history):
-            cost = count_tokens(str(message.content)) + 4
+            cost = _tokens(str(message.content)) + 4
             if cost > budget:
                 break
             kept.append(message)

@@ -56,6 +56,7 @@ from agent.templates import render
 from agent.understanding import (
     ACCOUNT_GOALS,
     address_line2,
+    alternative,
     cancel_reason,
     choose_goal,
     fold,
@@ -273,8 +274,16 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
             or (ctx.llm_routes == "requests" and new_goal is not None)
         )
     )
+    # Without the LLM, "swap it for the wood one if it's no more than $20 extra, otherwise I'll
+    # return it" is read as an exchange whose condition the variant must meet, with the return
+    # waiting on it: started only when no variant does.
+    fallback = alternative(text) if pending is None and not answering and not llm_first else None
+    if fallback is not None:
+        new_goal, said = fallback[0], fallback[1]
     parts = (
-        request_parts(text) if (new_goal or not goal) and not answering and not llm_first else []
+        request_parts(text)
+        if (new_goal or not goal) and not answering and not llm_first and fallback is None
+        else []
     )
     if len(parts) > 1:
         # Several requests at once ("cancel the sunglasses and return the coffee maker"): the
@@ -290,6 +299,8 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
         slots["order_id"] = order_id
     if llm_first and goal:
         slots["ask_llm"] = True
+    if fallback is not None:
+        slots["otherwise"] = {"goal": fallback[2], "said": f"{fallback[1]} {fallback[3]}"}
     if goal and not (answering and state.awaiting == "order_id"):
         # Everything said about this request, so a detail given before a question (the item, the
         # reason, where the refund goes) is not asked for again. Which order it is ("the one

@@ -720,6 +720,8 @@ _PRICE_LIMITS: Final = (
     ),
 )
 _OPERATORS: Final = {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+_EXTRA_AFTER: Final = re.compile(r"\s*(?:extra|more|additional|on top|in difference)\b")
+_EXTRA_BEFORE: Final = re.compile(r"\b(?:difference|extra|additional)\b[^$\d]*$")
 # Prices compared with what the customer paid (the amount -1 stands for it).
 _PRICE_TO_CURRENT: Final = (
     (
@@ -805,13 +807,15 @@ class VariantWish:
     prices: tuple[tuple[str, float], ...]  # ("<", 50.0): "under $50"; -1.0: what was paid
     steps: tuple[_Step, ...]
     price_extreme: int  # -1: the cheapest, 1: the most expensive
+    extras: tuple[tuple[str, float], ...] = ()
+    """Limits on what it costs beyond what was paid: ("<=", 20.0) for "no more than $20 extra"."""
 
     @property
     def stated(self) -> bool:
         """Whether the customer said anything of the variant they want."""
         return bool(
             self.allowed or self.either or self.excluded or self.kept or self.bounds
-            or self.prices or self.steps or self.price_extreme
+            or self.prices or self.steps or self.price_extreme or self.extras
         )  # fmt: skip
 
     def fits(self, variants: Sequence[Variant]) -> list[Variant]:
@@ -845,6 +849,8 @@ class VariantWish:
                 continue
             prices = [(op, paid if amount < 0 else amount) for op, amount in self.prices]
             if not all(_within(_price(variant), op, amount) for op, amount in prices):
+                continue
+            if not all(_within(_price(variant) - paid, op, amount) for op, amount in self.extras):
                 continue
             found.append(variant)
         for step in self.steps:
@@ -1125,11 +1131,17 @@ def read_variant_wish(
 
     # Prices first, so that their numbers, "more" and "less" are not read as options.
     prices: list[tuple[str, float]] = []
+    extras: list[tuple[str, float]] = []
     for pattern in _PRICE_LIMITS:
+        before = said
         for m in take(pattern):
             op = next(_OPERATORS[g] for g in _OPERATORS if m.groupdict().get(g))
             amount = m.group("n") or m.groupdict().get("m") or "0"
-            prices.append((op, float(amount.replace(",", ""))))
+            # "no more than $20 extra", "if the difference is under $20": beyond what was paid.
+            relative = _EXTRA_AFTER.match(before, m.end()) or _EXTRA_BEFORE.search(
+                before, max(0, m.start() - 30), m.start()
+            )
+            (extras if relative else prices).append((op, float(amount.replace(",", ""))))
     price_extreme = next((d for d, pattern in _PRICE_EXTREMES if take(pattern)), 0)
     for op, pattern in _PRICE_TO_CURRENT:
         prices += [(op, -1.0) for _ in take(pattern)]
@@ -1296,6 +1308,7 @@ def read_variant_wish(
         prices=tuple(prices),
         steps=tuple(steps),
         price_extreme=price_extreme,
+        extras=tuple(extras),
     )
 
 

@@ -252,6 +252,14 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
         "No encontré {item} disponible así. Esto es lo que tenemos: {available}.",
         "Je n'ai pas trouvé de {item} disponible de ce type. Voici ce que nous avons : {available}.",
     ),
+    "no_variant_otherwise": (
+        "No {item} we have fits what you asked for ({available}), so, as you said, here is the "
+        "other option.",
+        "Ningún {item} disponible cumple lo que pidió ({available}), así que, como dijo, aquí "
+        "tiene la otra opción.",
+        "Aucun {item} disponible ne correspond à votre demande ({available}) ; comme vous l'avez "
+        "dit, voici donc l'autre option.",
+    ),
     "choose_variant": (
         "Several {item} options fit what you asked for:\n{choices}\nWhich one would you like?",
         "Varias opciones de {item} encajan con lo que pide:\n{choices}\n¿Cuál prefiere?",

@@ -91,6 +91,7 @@ _CUES: Final[tuple[tuple[Goal, re.Pattern[str]], ...]] = (
         "change_payment",
         _rx(
             r"\b(switch|change|update) (the |my )?payment|pay (for (it|this|the order) )?with my|"
+            r"stop (paying|being charged) (with|by|on|through)|"
             r"(pay|charge) (it|this|the order) (with|to|on)|instead of (the|my) (card|visa|"
             r"mastercard|paypal|gift ?card)|cambiar el (metodo de )?pago|pagar con|payer avec|"
             r"changer (le )?(moyen de )?paiement\b"
@@ -100,9 +101,9 @@ _CUES: Final[tuple[tuple[Goal, re.Pattern[str]], ...]] = (
     (
         "refund_status",
         _rx(
-            r"\b(refund|reembolso|remboursement)\b.*\b(status|where|when|yet|arrive\w*|receive\w*|"
-            r"estado|donde|cuando|ou|quand|statut)\b|\b(where|when|status of|donde|cuando|ou|quand)\b"
-            r".*\b(refund|reembolso|remboursement)\b"
+            r"\b(refund|reembolso|remboursement|money back)\b.*\b(status|where|when|yet|arrive\w*|"
+            r"receive\w*|estado|donde|cuando|ou|quand|statut)\b|\b(where|when|status of|donde|cuando|"
+            r"ou|quand)\b.*\b(refund|reembolso|remboursement|money back)\b"
         ),
     ),
     (
@@ -117,7 +118,9 @@ _CUES: Final[tuple[tuple[Goal, re.Pattern[str]], ...]] = (
         "return_item",
         _rx(
             r"\b(return(ing)?|send (it|them|this) back|devolver|devolucion|devolverlo|retourner|"
-            r"retour|renvoyer)\b"
+            r"retour|renvoyer|(get|want|have) (my|the|our) money back|"
+            r"(get|want) a refund (for|on) (the|my|this|that|it|them)|"
+            r"me (devuelvan|reembolsen) (el|mi) dinero|me rembourser)\b"
         ),
     ),
     (
@@ -155,6 +158,37 @@ def goal_cue(text: str) -> Goal | None:
         if pattern.search(folded):
             return goal
     return None
+
+
+_OTHERWISE: Final = _rx(
+    r"(?:^|[,.;!?]|\s-|\s)\s*(?P<alt>(?:otherwise|if not|or else|"
+    r"if (?:it|its|that|thats|they|this|the \w+)(?:'s|'re| is| are| does| do)? ?(?:more|not|over|"
+    r"above|pricier|costs? more|isn'?t|aren'?t|doesn'?t|out of stock|unavailable)\b|"
+    r"if (?:it|that|they|so) (?:is|does|are|do)\s*[,.;]|si no\b|sinon\b|de lo contrario\b).*)$"
+)
+_FALLBACK_GOALS: Final[frozenset[Goal]] = frozenset({"return_item", "cancel_order"})
+
+
+def alternative(text: str) -> tuple[Goal, str, Goal, str] | None:
+    """A request with a fall-back ("swap it for the wood one if it's no more than $20 extra,
+    otherwise I'll return it"): the first request's goal and words, and the fall-back's (a return
+    or a cancellation), which is followed only when the first cannot be done as asked. None when
+    the text holds no such pair."""
+    folded = fold(text)
+    m = _OTHERWISE.search(folded)
+    if m is None:
+        return None
+    first, other = folded[: m.start("alt")], m.group("alt")
+    fallback = goal_cue(other) or ("return_item" if re.search(r"\brefund\b", other) else None)
+    goal = goal_cue(first)
+    if goal in (None, "track_order", "account_info") and _SWAP.search(first):
+        goal = "exchange_item"
+    if fallback not in _FALLBACK_GOALS or goal != "exchange_item":
+        return None
+    return goal, first.strip(), fallback, other.strip()
+
+
+_SWAP: Final = _rx(r"\b(switch|swap|change|prefer|instead|rather have|exchange|upgrade)\b")
 
 
 def intent_goal(intent: str, out_of_scope: bool = False) -> Goal | None:
@@ -502,8 +536,8 @@ _MISTAKE: Final = _rx(
     r"\b(mistake|by accident|wrong|error|equivocacion|equivoque|erreur|par erreur)\b"
 )
 _NOT_NEEDED: Final = _rx(
-    r"\b(no longer need\w*|don'?t need|do not need|not needed|changed my mind|no lo necesito|"
-    r"ya no|plus besoin|n'en ai plus besoin)\b"
+    r"\b(no longer need\w*|don'?t need|do not need|won'?t need|will not need|not needed|"
+    r"changed my mind|no lo necesito|ya no|plus besoin|n'en ai plus besoin)\b"
 )
 
 

@@ -18,11 +18,13 @@ from agent.flows.base import (
     chosen_items,
     difference_words,
     fail,
+    finish,
     items_text,
     last_user_text,
     ordinal,
     original_pm,
     picked,
+    queued_request,
     refund_target,
     refuse,
     request_text,
@@ -101,6 +103,12 @@ def _exchange(state: State, turn: Turn, order: dict[str, Any]) -> Update:
         ask = render(key, lang, item=item["name"], options=options_words(item["options"], lang),
                      example=example, available=available)  # fmt: skip
         return turn.update(draft=ask, slots=slots, awaiting="variant")
+    if not fits and (otherwise := slots.get("otherwise")):
+        # "swap it if it's no more than $20 extra, otherwise return it": no variant fits the
+        # condition, so the customer's other request is the one they want, started now.
+        turn.queued.append(queued_request(otherwise["goal"], otherwise["said"], order_id))
+        draft = render("no_variant_otherwise", lang, item=item["name"], available=available or "-")
+        return finish(turn, draft, order_id)
     if not fits:
         draft = render("no_variant", lang, item=item["name"], available=available or "-")
         return fail(state, turn, draft, slots=slots, awaiting="variant")

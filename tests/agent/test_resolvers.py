@@ -458,3 +458,16 @@ def test_an_option_word_tells_apart_only_items_of_one_product() -> None:
     items = [_item("Water Bottle", color="black"), _item("Desk Lamp", color="white")]
     text = "exchange the water bottle for the black one, and the desk lamp for a brighter one"
     assert [i["name"] for i in named_items(text, items)] == ["Water Bottle", "Desk Lamp"]
+
+
+def test_a_limit_on_the_extra_cost_is_read_against_what_was_paid() -> None:
+    paid = {"item_id": "1", "options": {"color": "black"}, "price": 100.0}
+    wood = {"item_id": "2", "options": {"color": "wood"}, "price": 113.3, "available": True}
+    for text, fits in (
+        ("swap it for the wood one, as long as it's not more than 20 bucks extra", ["2"]),
+        ("the wood one if it's no more than $10 extra", []),
+        ("wood, if the difference is under $20", ["2"]),
+        ("wood, if it costs less than $110", []),  # a price, not a difference
+    ):
+        wish = read_variant_wish(text, paid, [wood])
+        assert [v["item_id"] for v in wish.fits([wood])] == fits, text

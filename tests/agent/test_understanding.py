@@ -12,6 +12,7 @@ from agent.language import LANGUAGES, detect_language
 from agent.templates import render, template_keys
 from agent.understanding import (
     address_line2,
+    alternative,
     cancel_reason,
     choose_goal,
     goal_cue,
@@ -36,6 +37,11 @@ from tests.agent.conftest import PROBED_TRAPS
         ("can I speak to a human", "human"),
         ("what is your return policy?", "policy"),
         ("hello there", None),
+        # Money back for something bought is a return; asking when it comes is a status question.
+        ("I regret buying the coffee maker, can I get my money back for it?", "return_item"),
+        ("can I get a refund for the blender? never used it", "return_item"),
+        ("when will I get my money back?", "refund_status"),
+        ("I'd like to stop paying with paypal for that order", "change_payment"),
     ],
 )
 def test_goal_cues(text: str, goal: str | None) -> None:
@@ -71,6 +77,9 @@ def test_slots() -> None:
     assert yes_no("maybe later?") is None
     assert cancel_reason("I ordered it by mistake") == "ordered by mistake"
     assert cancel_reason("ya no lo necesito") == "no longer needed"
+    assert (
+        cancel_reason("forget it and cancel the order, I won't need it then") == "no longer needed"
+    )
     assert parse_address("ship to 12 Elm St, Apt 3, Austin, TX 78701") == {
         "address1": "12 Elm St", "address2": "Apt 3", "city": "Austin", "state": "TX",
         "country": "USA", "zip": "78701",
@@ -412,3 +421,34 @@ def test_a_yes_in_full_words_and_a_request_said_in_the_negative() -> None:
     assert [goal for goal, _ in request_parts("I don't want to cancel, just return the lamp")] == [
         "return_item"
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "if the blue one is cheaper than what i paid just swap it, otherwise id rather return it",
+            ("exchange_item", "return_item"),
+        ),
+        (
+            "I'd prefer the leather strap. If that's no more than $100 extra, switch it. If it "
+            "costs more than that, forget it and cancel the order",
+            ("exchange_item", "cancel_order"),
+        ),
+        (
+            "swap it for the wood one, as long as it's not more than 20 bucks extra. If it is, "
+            "I'll just return it instead.",
+            ("exchange_item", "return_item"),
+        ),
+        (
+            "do you have it in black? if yes swap it, if not just refund me",
+            ("exchange_item", "return_item"),
+        ),
+        # Not a request with a fall-back.
+        ("return the lamp please. anything else I need to do?", None),
+        ("Can you exchange the boots for size 10? If not, that's ok.", None),
+    ],
+)
+def test_a_request_with_a_fall_back(text: str, expected: tuple[str, str] | None) -> None:
+    found = alternative(text)
+    assert (found[0], found[2]) == expected if found else expected is None
