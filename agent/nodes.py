@@ -262,22 +262,24 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
                     "slots": {**slots, **kept, "plan": fewer}}  # fmt: skip
         elif not reasons:
             return {**update, "route": "act" if answer is not None else "clarify"}
-    # A conditional request ("exchange it for the bigger one if it costs less than $50, otherwise
-    # return it"), or with ``llm_routes="requests"`` any new request, is the LLM's to read: it
-    # chooses the flow and what the flow starts with, once the customer's records are known.
+    # "Swap it for the wood one if it's no more than $20 extra, otherwise I'll return it": an
+    # exchange whose variant must meet the condition, with the return waiting on it, started only
+    # when no variant does. A conditional request the rules cannot read that way, or with
+    # ``llm_routes="requests"`` any new request, is the LLM's to read: it chooses the flow and
+    # what the flow starts with, once the customer's records are known. (On the conditional set
+    # the rules resolved 11 of 14, the local 0.5B model 4.)
+    fallback = alternative(text) if pending is None and not answering else None
     llm_first = (
         pending is None
         and not answering
         and resolve(ctx).llm is not None
         and (
-            bool(_CONDITIONAL.search(fold(text)))
+            (fallback is None and bool(_CONDITIONAL.search(fold(text))))
             or (ctx.llm_routes == "requests" and new_goal is not None)
         )
     )
-    # Without the LLM, "swap it for the wood one if it's no more than $20 extra, otherwise I'll
-    # return it" is read as an exchange whose condition the variant must meet, with the return
-    # waiting on it: started only when no variant does.
-    fallback = alternative(text) if pending is None and not answering and not llm_first else None
+    if llm_first:
+        fallback = None
     if fallback is not None:
         new_goal, said = fallback[0], fallback[1]
     parts = (

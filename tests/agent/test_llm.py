@@ -292,9 +292,9 @@ def test_the_planner_chooses_from_the_customers_own_ids() -> None:
             validate_plan(good.model_copy(update={"arguments": wrong}), steps, choices)
 
 
-def _exchangeable(store: Any) -> tuple[Any, Any, Any, Any]:
+def _exchangeable(store: Any, *, all_dearer: bool = False) -> tuple[Any, Any, Any, Any]:
     """A delivered order, its customer, an item in it and another available variant of that item's
-    product that costs more."""
+    product that costs more (with ``all_dearer``, the cheapest of the others, all costing more)."""
     from sqlalchemy import select
 
     from tools.models import Order, Variant
@@ -309,7 +309,12 @@ def _exchangeable(store: Any) -> tuple[Any, Any, Any, Any]:
                         Variant.available.is_(True),
                     )
                 ).all()
-                dearer = [v for v in others if v.price_cents > item.price_cents]
+                dearer = sorted(
+                    (v for v in others if v.price_cents > item.price_cents),
+                    key=lambda v: v.price_cents,
+                )
+                if all_dearer and len(dearer) < len(others):
+                    continue
                 if dearer and len(order.items) == 1:
                     customer = order.customer
                     _ = list(order.transactions), dict(dearer[0].options)
@@ -322,8 +327,9 @@ def test_a_conditional_request_is_read_by_the_llm_and_its_flow_confirms(
     make_agent: AgentFactory,
 ) -> None:
     order, customer, item, dearer = _exchangeable(make_agent().store)
-    # "if it costs less, otherwise return it": the other variant costs more, so the model (here
-    # scripted) starts the return; the rules alone would have queued both requests.
+    # "if one costs less ...; if none does, return it instead": a condition the rules do not read
+    # as a fall-back, so the model (here scripted, as if it compared the prices) starts the
+    # return.
     pm = order.transactions[0].payment_method_id
     args = {"order_id": order.id, "item_ids": [item.item_id], "payment_method_id": pm}
     # A small local model fills in the one-object schema rather than calling a tool by name.
@@ -332,8 +338,8 @@ def test_a_conditional_request_is_read_by_the_llm_and_its_flow_confirms(
     name = item.name.lower()
     r = h.agent.send(
         "c",
-        f"I'd like to exchange my {name} from order {order.id} for another one if it costs less "
-        f"than ${item.price_cents / 100 - 1:.0f}, otherwise just return it",
+        f"I'd like to exchange my {name} from order {order.id} for another one if one costs less "
+        f"than ${item.price_cents / 100 - 1:.0f}; if none does, just return it instead",
     )
     state = h.agent.state("c")
     assert state.pending is not None and state.pending["tool"] == "return_delivered_order_items"
@@ -350,6 +356,25 @@ def test_a_conditional_request_is_read_by_the_llm_and_its_flow_confirms(
     ]
     assert f"item {item.item_id}: {item.name}" in str(system.content)
     assert f"payment method {pm}:" in str(system.content)
+
+
+def test_a_fall_back_the_rules_read_does_not_wait_for_the_llm(make_agent: AgentFactory) -> None:
+    order, customer, item, dearer = _exchangeable(make_agent().store, all_dearer=True)
+    model = scripted(AIMessage("unused"))
+    h = make_agent(verified_customer_id=customer.id, llm=LLM(model, name="local"))
+    extra = (dearer.price_cents - item.price_cents) / 100
+    h.agent.send(
+        "c",
+        f"could you swap the {item.name.lower()} in {order.id} for another one if it's no more "
+        f"than ${max(extra - 1, 0):.2f} extra? otherwise I'll just return it",
+    )
+    assert not [m for m, _ in model.calls if m and "planning step" in str(m[0].content)]
+    # Nothing costs that little more: the return the customer asked for instead is put to them.
+    state = h.agent.state("c")
+    pending = state.pending
+    assert "other option" in state.draft, state.draft
+    assert pending is not None and pending["tool"] == "return_delivered_order_items"
+    assert pending["arguments"]["item_ids"] == [item.item_id]
 
 
 def test_an_understood_request_does_not_wait_for_the_llm(make_agent: AgentFactory) -> None:
