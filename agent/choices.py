@@ -107,7 +107,10 @@ def customer_choices(
         else:
             lines = [", ".join(str(i.get("name", "")) for i in order.get("items", []))]
         legend.append(f"order {order['order_id']}, {order.get('status')}: " + "; ".join(lines))
-    about = named or [i for o in shown for i in o.get("items", [])]
+    # Variants of the products named; with none named, of the few products the orders hold (a
+    # long list of every product's variants would crowd the customer's words out of the prompt).
+    held = [i for o in shown for i in o.get("items", [])]
+    about = named or (held if len({i["product_id"] for i in held}) <= 3 else [])
     variants: dict[str, None] = {}
     products = {str(i["product_id"]): i for i in about}
     for product_id, item in products.items():

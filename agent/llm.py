@@ -238,12 +238,9 @@ class LLM:
         future = self._pool.submit(runnable.invoke, messages)
         return future.result(timeout=self.timeout_s)
 
-    def fit(
-        self, system: str, history: Sequence[AnyMessage], *, reserve: int = 0
-    ) -> list[AnyMessage]:
-        """System prompt plus as much recent history as the token budget holds, less ``reserve``
-        tokens (the tool schemas sent beside the messages)."""
-        budget = self.prompt_tokens - _tokens(system) - reserve
+    def fit(self, system: str, history: Sequence[AnyMessage]) -> list[AnyMessage]:
+        """System prompt plus as much recent history as the token budget holds."""
+        budget = self.prompt_tokens - _tokens(system)
         kept: list[AnyMessage] = []
         for message in reversed(history):
             cost = _tokens(str(message.content)) + 4
@@ -276,11 +273,14 @@ class LLM:
             legend="\n".join(choices.legend),
         ).rstrip()
         try:
+            # The tools or the schema are not counted against the history budget: an endpoint
+            # that calls tools natively has a window far larger than it, and the local model's
+            # schema is a grammar, not prompt text.
+            messages = self.fit(system, history)
+            if not any(isinstance(m, HumanMessage) for m in messages):
+                raise PlanError(f"no room left for the customer's words ({_tokens(system)} tokens)")
             if self.native_tools:
                 tools = step_tools(steps, choices)
-                messages = self.fit(system, history, reserve=count_tokens(json.dumps(tools)))
-                if not any(isinstance(m, HumanMessage) for m in messages):
-                    raise PlanError("no room left for the customer's words")
                 message = self._call(
                     self.chat_model.bind_tools(tools, tool_choice="required"), messages
                 )
@@ -289,7 +289,6 @@ class LLM:
                 # The schema constrains decoding (llama.cpp turns it into a grammar) instead of
                 # being sent as a tool: as a tool it was ~650 more prompt tokens a call, ~9 s of
                 # prompt evaluation on 2 cores, and the 0.5B model still had to be forced to it.
-                messages = self.fit(system, history)
                 schema = plan_schema(steps, choices)
                 constrained = self.chat_model.bind(
                     response_format={"type": "json_object", "schema": schema}

@@ -397,7 +397,10 @@ def test_a_capable_endpoint_chooses_the_flow_by_native_function_calling(
     h = make_agent(
         verified_customer_id=customer.id, llm=LLM(model, name="openai"), llm_routes="requests"
     )
-    h.agent.send("c", f"could the {item.name.lower()} in {order.id} be swapped for a nicer one")
+    wanted = ", ".join(str(v) for v in dearer.options.values())
+    h.agent.send(
+        "c", f"could the {item.name.lower()} in {order.id} be swapped for the {wanted} one"
+    )
     pending = h.agent.state("c").pending
     assert pending is not None and pending["tool"] == "exchange_delivered_order_items"
     assert pending["arguments"]["new_item_ids"] == [dearer.id]
