@@ -103,7 +103,9 @@ _CUES: Final[tuple[tuple[Goal, re.Pattern[str]], ...]] = (
         _rx(
             r"\b(refund|reembolso|remboursement|money back)\b.*\b(status|where|when|yet|arrive\w*|"
             r"receive\w*|estado|donde|cuando|ou|quand|statut)\b|\b(where|when|status of|donde|cuando|"
-            r"ou|quand)\b.*\b(refund|reembolso|remboursement|money back)\b"
+            r"ou|quand)\b.*\b(refund|reembolso|remboursement|money back)\b|"
+            r"\b(haven'?t|have not|never|still not|didn'?t|did not) (yet )?(received|gotten|got|get|"
+            r"seen)\b.*\b(refund|money back)\b"
         ),
     ),
     (

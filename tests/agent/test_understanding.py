@@ -41,6 +41,8 @@ from tests.agent.conftest import PROBED_TRAPS
         ("I regret buying the coffee maker, can I get my money back for it?", "return_item"),
         ("can I get a refund for the blender? never used it", "return_item"),
         ("when will I get my money back?", "refund_status"),
+        ("I still haven't received my money back", "refund_status"),
+        ("i never got the refund for the headphones i sent back", "refund_status"),
         ("I'd like to stop paying with paypal for that order", "change_payment"),
     ],
 )
