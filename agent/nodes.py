@@ -59,6 +59,7 @@ from agent.understanding import (
     alternative,
     cancel_reason,
     choose_goal,
+    conditional,
     fold,
     format_address,
     goal_cue,
@@ -274,7 +275,7 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
         and not answering
         and resolve(ctx).llm is not None
         and (
-            (fallback is None and bool(_CONDITIONAL.search(fold(text))))
+            (fallback is None and conditional(text))
             or (ctx.llm_routes == "requests" and new_goal is not None)
         )
     )
@@ -380,14 +381,6 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
         return {**update, "route": "clarify", "goal": None}
     return {**update, "route": "act"}
 
-
-_CONDITIONAL: Final = re.compile(
-    r"\b(if|unless|provided|as long as)\b[^.?!]{0,120}\b(otherwise|else|instead|if not)\b|"
-    r"\botherwise\b|\bwhichever\b|\bsinon\b|\bsi no\b|\bde lo contrario\b|"
-    r"\bif (it|the|they|that|its|it's)\b[^.?!]{0,60}\b(cheaper|less|more|under|over|below|above|"
-    r"costs?|available|in stock)\b"
-)
-"""A request that depends on a fact (a price, whether something is in stock): the LLM's to read."""
 
 _ORDER_TROUBLE: Final = re.compile(
     r"\b(trouble|problem|issue|help|question|wrong|check|look at|modify|change|something)\b"
@@ -1027,7 +1020,9 @@ def _describe_write(state: State, turn: Turn, tool: str, arguments: Mapping[str,
 
 
 def _planned(state: State, turn: Turn, plan: dict[str, Any]) -> Update:
-    """Carry out an LLM's validated plan: reads run, writes are put to the customer to confirm."""
+    """Carry out a validated plan: the LLM's reads and replies, or a write the agent worded again
+    (a confirmation narrowed to fewer items or sent to another payment method), put to the
+    customer to confirm. The LLM itself proposes no writes: it starts flows (``_started``)."""
     lang = state.language
     slots = {k: v for k, v in state.slots.items() if k not in ("plan", "ask_llm")}
     if plan["action"] == "reply":

@@ -191,6 +191,19 @@ def alternative(text: str) -> tuple[Goal, str, Goal, str] | None:
 
 
 _SWAP: Final = _rx(r"\b(switch|swap|change|prefer|instead|rather have|exchange|upgrade)\b")
+_CONDITIONAL: Final = _rx(
+    r"\b(if|unless|provided|as long as)\b[^.?!]{0,120}\b(otherwise|else|instead|if not)\b|"
+    r"\botherwise\b|\bwhichever\b|\bsinon\b|\bsi no\b|\bde lo contrario\b|"
+    r"\bif (it|the|they|that|its|it's)\b[^.?!]{0,60}\b(cheaper|less|more|under|over|below|above|"
+    r"costs?|available|in stock)\b"
+)
+
+
+def conditional(text: str) -> bool:
+    """Whether the request depends on a fact (a price, whether something is in stock): "exchange it
+    if one costs less than $50; if none does, return it". One :func:`alternative` reads without
+    an LLM; the rest are the LLM's to read."""
+    return bool(_CONDITIONAL.search(fold(text)))
 
 
 def intent_goal(intent: str, out_of_scope: bool = False) -> Goal | None:

@@ -15,6 +15,7 @@ from agent.understanding import (
     alternative,
     cancel_reason,
     choose_goal,
+    conditional,
     goal_cue,
     parse_address,
     request_parts,
@@ -454,3 +455,11 @@ def test_a_yes_in_full_words_and_a_request_said_in_the_negative() -> None:
 def test_a_request_with_a_fall_back(text: str, expected: tuple[str, str] | None) -> None:
     found = alternative(text)
     assert (found[0], found[2]) == expected if found else expected is None
+
+
+def test_a_request_that_depends_on_a_fact() -> None:
+    assert conditional("exchange it if one costs less than $50; if none does, return it instead")
+    assert conditional("swap it for whichever is cheapest")
+    assert conditional("change it to blue if it's in stock")
+    assert not conditional("I want to return the lamp, it's too bright")
+    assert not conditional("if you could cancel my order that would be great")
