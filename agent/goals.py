@@ -32,5 +32,6 @@ Slot = Literal[
     "address",
     "variant",
     "confirmation",
+    "choice",
 ]
 """What the last reply asked the customer for (``State.awaiting``)."""

@@ -12,7 +12,7 @@ import functools
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Final, cast
 
@@ -263,6 +263,14 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
                     "slots": {**slots, **kept, "plan": fewer}}  # fmt: skip
         elif not reasons:
             return {**update, "route": "act" if answer is not None else "clarify"}
+    choices = list(slots.get("choices") or [])
+    if state.awaiting == "choice" and not reasons and (chosen := _chosen(text, choices)):
+        # "Then I'd prefer the exchange": of a return and an exchange on one delivered order, the
+        # one they keep goes on, from their own words for it; the other is dropped.
+        queue = [r for r in state.queue if r not in choices]
+        kept = {"order_id": slots.get("order_id"), "said": chosen["said"], "chosen_request": True}
+        return {**update, "route": "act", "goal": chosen["goal"], "awaiting": None,
+                "clarified": False, "queue": queue, "slots": kept}  # fmt: skip
     # "Swap it for the wood one if it's no more than $20 extra, otherwise I'll return it": an
     # exchange whose variant must meet the condition, with the return waiting on it, started only
     # when no variant does. A conditional request the rules cannot read that way, or with
@@ -408,6 +416,25 @@ def _confirms(text: str, tool: str, goal: Goal | None) -> bool | None:
     return answer
 
 
+_FIRST_SECOND: Final = re.compile(
+    r"\b(?:(?P<first>first|former|primer[oa]?|premier|premiere)|(?P<second>second|latter|segund[oa]|"
+    r"deuxieme|seconde?))\b"
+)
+
+
+def _chosen(text: str, choices: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """Which of the requests offered as alternatives the answer keeps: by its kind ("the
+    exchange", "just return them") or its place ("the first one"); None when unclear."""
+    cue = goal_cue(text)
+    by_goal = [c for c in choices if c.get("goal") == cue]
+    if len(by_goal) == 1:
+        return by_goal[0]
+    place = _FIRST_SECOND.search(fold(text))
+    if place and len(choices) == 2:
+        return choices[0] if place.group("first") else choices[1]
+    return None
+
+
 def _requests(text: str) -> list[dict[str, Any]]:
     return [queued_request(goal, said) for goal, said in request_parts(text)]
 
@@ -524,6 +551,8 @@ def _fills(awaiting: str, text: str, u: Understanding, slots: Mapping[str, Any])
         )
     if awaiting == "address":
         return parse_address(text) is not None or address_line2(text) is not None
+    if awaiting == "choice":
+        return _chosen(text, list(slots.get("choices") or [])) is not None
     return False
 
 

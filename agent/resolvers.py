@@ -429,7 +429,14 @@ def orders_naming(text: str, orders: Sequence[Mapping[str, Any]]) -> list[Mappin
     scores = [
         (o, max((_mentions(str(i["name"]), said) for i in o["items"]), default=0)) for o in orders
     ]
-    return _best_named(scores)
+    best = _best_named(scores)
+    # "the hose and the backpack": the order holding both, over one that holds only the hose.
+    held = [
+        {str(i["name"]) for i in _best_named([(i, _mentions(str(i["name"]), said)) for i in items])}
+        for items in (o["items"] for o in best)
+    ]
+    whole = [o for o, names in zip(best, held, strict=True) if all(h <= names for h in held)]
+    return whole if len(whole) == 1 and len(best) > 1 else best
 
 
 def candidate_orders(
@@ -764,8 +771,9 @@ _KEEP: Final = re.compile(
 )
 # "the same one but in red", "everything else the same": every option not asked about stays.
 _KEEP_REST: Final = re.compile(
-    r"\b(?:(?:exact(?:ly)? )?(?:the )?same (?:one|item|thing|model|product|kind|exact item)"
+    r"\b(?:(?:exact(?:ly)? )?(?:the )?same (?:one|item|thing|model|product|kind|exact item)s?"
     r"(?: \w+){0,2} (?:but|except|only|with|in)|everything else (?:the )?same|"
+    r"exact(?:ly)? (?:the )?same(?: \w+){1,3} (?:but|except)|"
     r"(?:all )?(?:the )?other (?:options|specs|specifications|features|attributes|things|details)"
     r"(?: \w+){0,4} (?:the )?same|without changing (?:the |any )?other|otherwise (?:the )?same|"
     r"same otherwise|keep (?:everything|all) else|nothing else chang)"

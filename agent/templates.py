@@ -68,6 +68,16 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
         "La commande {asked} ne contient pas {items} ; votre commande {order_id} oui, je regarde "
         "donc celle-là.\n",
     ),
+    "one_write_per_order": (
+        "Order {order_id} has been delivered, and a delivered order can take one return or one "
+        "exchange, not both. Which would you like: to return {returned}, or to exchange "
+        "{exchanged}?",
+        "El pedido {order_id} ya fue entregado, y un pedido entregado admite una devolución o un "
+        "cambio, no ambos. ¿Qué prefiere: devolver {returned} o cambiar {exchanged}?",
+        "La commande {order_id} a été livrée, et une commande livrée peut faire l'objet d'un retour "
+        "ou d'un échange, pas des deux. Que préférez-vous : retourner {returned}, ou échanger "
+        "{exchanged} ?",
+    ),
     "which_order": (
         "Which order is it about: {orders}?",
         "¿De qué pedido se trata: {orders}?",

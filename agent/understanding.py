@@ -153,13 +153,27 @@ _CUES: Final[tuple[tuple[Goal, re.Pattern[str]], ...]] = (
 )
 
 
+_CANCELLED_ONLY: Final = _rx(r"\bcancell?ed\b|\bcancelad[oa]s?\b|\bannulee?s?\b")
+
+
 def goal_cue(text: str) -> Goal | None:
-    """The goal the customer's own words name outright, if any."""
+    """The goal the customer's own words name outright, if any. An order named as already
+    cancelled ("my money back for the cancelled order") says which refund, not what to do."""
     folded = fold(text)
     for goal, pattern in _CUES:
         if pattern.search(folded):
+            if goal == "cancel_order" and _cancelled_only(folded):
+                refund = dict(_CUES)["refund_status"]
+                if refund.search(folded):
+                    return "refund_status"
             return goal
     return None
+
+
+def _cancelled_only(folded: str) -> bool:
+    """Every cancel word in the text names a past cancellation."""
+    cancel = dict(_CUES)["cancel_order"]
+    return all(_CANCELLED_ONLY.fullmatch(m.group(0)) for m in cancel.finditer(folded))
 
 
 _OTHERWISE: Final = _rx(

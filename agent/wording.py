@@ -17,7 +17,7 @@ import functools
 import math
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final
 
@@ -586,6 +586,18 @@ def product_words(name: str, lang: str) -> str:
     index = _index(lang)
     words = _PRODUCTS.get(_key(text)) if index else None
     return words[index - 1] if words else text
+
+
+_AND: Final = ("and", "y", "et")
+
+
+def names_list(names: Sequence[str], lang: str) -> str:
+    """Product names joined as a sentence lists them: "Garden Hose, Backpack and Bookshelf"; in
+    Spanish and French the translated nouns, joined with "y" / "et"."""
+    words = [product_words(n, lang) for n in names]
+    if len(words) < 2:
+        return "".join(words)
+    return f"{', '.join(words[:-1])} {_AND[_index(lang)]} {words[-1]}"
 
 
 def _plain(text: str) -> str:

@@ -33,7 +33,7 @@ from agent.services import Services
 from agent.state import Pending, State, ToolCall
 from agent.templates import render
 from agent.understanding import fold, refund_choice, yes_no
-from agent.wording import options_words, refund_status_words, status_words
+from agent.wording import names_list, options_words, refund_status_words, status_words
 from tools.context import ToolContext
 from tools.errors import ConfirmationRequiredError, NotAuthenticatedError
 from tools.registry import ToolOutcome, invoke
@@ -450,6 +450,38 @@ def queued_request(goal: str, said: str, order_id: str | None = None) -> dict[st
 
 
 OrderFlow = Callable[[State, Turn, dict[str, Any]], Update]
+
+
+def one_write_per_order(state: State, turn: Turn, order: Mapping[str, Any]) -> Update | None:
+    """A return and an exchange asked together for items of one delivered order: the shop takes
+    one of them per order (after either, the order is no longer "delivered"), so before the first
+    write the customer is told and asked which. None when no other request waits on this order,
+    or the customer has already chosen."""
+    if order["status"] != "delivered" or state.slots.get("chosen_request"):
+        return None
+    other_goal = {"return_item": "exchange_item", "exchange_item": "return_item"}.get(
+        str(state.goal)
+    )
+    said = request_text(state)
+    mine = named_items(said, order["items"])
+    waiting = next(
+        (r for r in state.queue if r.get("goal") == other_goal
+         and named_items(" ".join(r.get("said", [])), order["items"])),
+        None,
+    )  # fmt: skip
+    if not mine or waiting is None:
+        return None
+    theirs = named_items(" ".join(waiting["said"]), order["items"])
+    lang = state.language
+    names = {state.goal: mine, other_goal: theirs}
+    draft = render(
+        "one_write_per_order", lang, order_id=order["order_id"],
+        returned=names_list([str(i["name"]) for i in names["return_item"]], lang),
+        exchanged=names_list([str(i["name"]) for i in names["exchange_item"]], lang),
+    )  # fmt: skip
+    choices = [{"goal": state.goal, "said": list(state.slots.get("said") or [said])}, waiting]
+    slots = {"order_id": order["order_id"], "choices": choices}
+    return turn.update(draft=draft, slots=slots, awaiting="choice")
 
 
 def about_an_order(

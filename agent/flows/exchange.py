@@ -21,6 +21,7 @@ from agent.flows.base import (
     finish,
     items_text,
     last_user_text,
+    one_write_per_order,
     ordinal,
     original_pm,
     picked,
@@ -51,6 +52,8 @@ def _exchange(state: State, turn: Turn, order: dict[str, Any]) -> Update:
              "new_item_ids": [first["item_id"]], "payment_method_id": original_pm(order) or ""},
         )  # fmt: skip
         return refuse(state, turn, probe, slots={})
+    if slots.get("item_id") is None and (which := one_write_per_order(state, turn, order)):
+        return which
     if slots.get("item_id") is None:
         # "I don't need the hiking boots" in an exchange leaves them out (in a return it would
         # name them, so this reading stays here).

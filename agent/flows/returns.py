@@ -14,6 +14,7 @@ from agent.flows.base import (
     fail,
     items_text,
     last_user_text,
+    one_write_per_order,
     original_pm,
     picked,
     refund_target,
@@ -42,6 +43,8 @@ def _return(state: State, turn: Turn, order: dict[str, Any]) -> Update:
              "payment_method_id": original_pm(order) or ""},
         )  # fmt: skip
         return refuse(state, turn, probe, slots={})
+    if (which := one_write_per_order(state, turn, order)) is not None:
+        return which
     asked_items = state.awaiting == "items"
     chosen = chosen_items(text if asked_items else request_text(state), order["items"])
     if not asked_items and (ids := picked(state, "item_ids")):

@@ -238,6 +238,20 @@ def test_items_left_out_do_not_choose_the_order() -> None:
     assert [o["order_id"] for o in fits] == ["#W2"]
 
 
+def test_the_order_holding_every_item_named_is_the_one() -> None:
+    # tau2 task 27: "the hose and the backpack", with a hose in two orders and the backpack in one.
+    orders = [
+        _order("#W1", "delivered", "Garden Hose", "Backpack", "Hiking Boots"),
+        _order("#W2", "delivered", "Vacuum Cleaner", "Garden Hose"),
+    ]
+    fits = candidate_orders("return the hose and the backpack", orders)
+    assert [o["order_id"] for o in fits] == ["#W1"]
+    # Items spread over two orders, neither holding them all: both stay, to be asked about.
+    fits = candidate_orders("return the backpack and the vacuum cleaner", orders)
+    assert [o["order_id"] for o in fits] == ["#W1", "#W2"]
+    assert [o["order_id"] for o in candidate_orders("the garden hose", orders)] == ["#W1", "#W2"]
+
+
 def _shipped(order_id: str, state: str, city: str, *names: str) -> dict[str, Any]:
     return {**_order(order_id, "delivered", *names), "address": {"state": state, "city": city}}
 
@@ -383,6 +397,8 @@ def _wanted(item_id: str, text: str) -> list[str]:
         ("7758198585", "one with a larger frame size", ["5606522780"]),
         ("4293355847", "a shorter bamboo one", ["8176740019", "6843647669", "6673921677"]),
         ("2106335193", "same size but more storage", ["6948061616"]),
+        # tau2 task 27: every option but the one named stays (size 12, leather).
+        ("8118291112", "the exact same boots but the waterproof version", ["8277474082"]),
         ("3714494375", "keep the capacity and type but lower the pressure", ["7407838442"]),
         ("5081446110", "a bigger bottle", ["9007697085"]),  # perfume 30ml -> 50ml
         ("9799386954", "a bigger notebook", ["7579176349", "1199058591"]),  # A5 -> A4

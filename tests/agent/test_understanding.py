@@ -45,6 +45,10 @@ from tests.agent.conftest import PROBED_TRAPS
         ("I still haven't received my money back", "refund_status"),
         ("i never got the refund for the headphones i sent back", "refund_status"),
         ("I'd like to stop paying with paypal for that order", "change_payment"),
+        # A cancelled order named only to say which refund: asking after the money, not cancelling.
+        ("when will I get my money back for the cancelled order?", "refund_status"),
+        ("where is the refund for the order I canceled last week", "refund_status"),
+        ("cancel my order, when will the refund arrive?", "cancel_order"),
     ],
 )
 def test_goal_cues(text: str, goal: str | None) -> None:

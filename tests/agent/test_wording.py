@@ -16,6 +16,7 @@ from agent.wording import (
     NBSP,
     money,
     name_words,
+    names_list,
     option_words,
     options_words,
     product_words,
@@ -354,3 +355,17 @@ def test_unknown_language_reads_as_english() -> None:
 )
 def test_products_named_in_spanish_and_french(text: str, names: tuple[str, ...]) -> None:
     assert products_named_in(text) == names
+
+
+@pytest.mark.parametrize(
+    ("names", "lang", "said"),
+    [
+        (["Garden Hose"], "en", "Garden Hose"),
+        (["Garden Hose", "Backpack"], "en", "Garden Hose and Backpack"),
+        (["Garden Hose", "Backpack", "Bookshelf"], "en", "Garden Hose, Backpack and Bookshelf"),
+        (["Backpack", "Office Chair"], "es", "mochila y silla de oficina"),
+        (["Backpack", "Office Chair"], "fr", "sac à dos et chaise de bureau"),
+    ],
+)
+def test_names_are_listed_as_a_sentence_lists_them(names: list[str], lang: str, said: str) -> None:
+    assert names_list(names, lang) == said
