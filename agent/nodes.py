@@ -439,13 +439,6 @@ def _requests(text: str) -> list[dict[str, Any]]:
     return [queued_request(goal, said) for goal, said in request_parts(text)]
 
 
-_NOT_THAT_ONE: Final = re.compile(
-    r"\b(instead of|rather than|not (to |on |with )?)(my |the |your )?[a-z ]{0,20}?"
-    r"(card|pay ?pal|gift ?card|visa|mastercard|amex|account)\b",
-    re.IGNORECASE,
-)
-
-
 def _repaid(
     state: State, ctx: Context, text: str, pending: Mapping[str, Any]
 ) -> dict[str, Any] | None:
@@ -456,8 +449,7 @@ def _repaid(
     if "payment_method_id" not in arguments:
         return None
     turn = Turn(state, resolve(ctx))
-    wanted = _NOT_THAT_ONE.sub(" ", text)
-    named = named_payment_methods(wanted, turn.payment_methods())
+    named = named_payment_methods(text, turn.payment_methods())
     if len(named) != 1 or named[0] == arguments["payment_method_id"]:
         return None
     arguments["payment_method_id"] = named[0]

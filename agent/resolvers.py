@@ -490,12 +490,19 @@ _ORIGINAL: Final = re.compile(
 )
 
 
+_NOT_THAT_ONE: Final = re.compile(
+    r"\b(instead of|rather than|not (to |on |with )?)(my |the |your )?[a-z ]{0,20}?"
+    r"(card|pay ?pal|gift ?card|visa|mastercard|amex|account)\b"
+)
+
+
 def named_payment_methods(
     text: str, methods: Mapping[str, Mapping[str, Any]], original: str | None = None
 ) -> list[str]:
     """The ids of the customer's payment methods their words describe: "my Visa", "the card
     ending 7183", "my gift card", "PayPal", "the card I paid with" (``original``)."""
-    folded = fold(text)
+    # "on my credit card instead of PayPal": the method after "instead of" is the one left.
+    folded = _NOT_THAT_ONE.sub(" ", fold(text))
     digits = re.findall(r"(?<!\d)(\d{4})(?!\d)", folded)
     by_digits = [pid for pid, pm in methods.items() if pm.get("last_four") in digits]
     if by_digits:

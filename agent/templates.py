@@ -481,6 +481,26 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
         "se le devuelven {amount} $, reembolsados a {pm}",
         "vous récupérez {amount} $, remboursés sur {pm}",
     ),
+    "ask_difference_pay": (
+        "The change you asked for, {changes}, comes to {amount} more than you paid. Which "
+        "payment method should I charge the difference to? You paid for the order with "
+        "{original}; you also have {others}.",
+        "El cambio que pidió, {changes}, suma {amount} más de lo que pagó. ¿Con qué método de "
+        "pago cobro la diferencia? Pagó el pedido con {original}; también tiene {others}.",
+        "Le changement demandé, {changes}, fait {amount} de plus que ce que vous avez payé. Sur "
+        "quel moyen de paiement dois-je débiter la différence ? Vous avez réglé la commande avec "
+        "{original} ; vous avez aussi {others}.",
+    ),
+    "ask_difference_refund": (
+        "The change you asked for, {changes}, comes to {amount} less than you paid. Which "
+        "payment method should the difference go back to? You paid for the order with "
+        "{original}; you also have {others}.",
+        "El cambio que pidió, {changes}, suma {amount} menos de lo que pagó. ¿A qué método de "
+        "pago le devuelvo la diferencia? Pagó el pedido con {original}; también tiene {others}.",
+        "Le changement demandé, {changes}, fait {amount} de moins que ce que vous avez payé. Sur "
+        "quel moyen de paiement dois-je rembourser la différence ? Vous avez réglé la commande "
+        "avec {original} ; vous avez aussi {others}.",
+    ),
     "diff_none": (
         "the price is the same, so nothing is charged or refunded",
         "el precio es el mismo, así que no se cobra ni se reembolsa nada",

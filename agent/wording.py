@@ -591,10 +591,9 @@ def product_words(name: str, lang: str) -> str:
 _AND: Final = ("and", "y", "et")
 
 
-def names_list(names: Sequence[str], lang: str) -> str:
-    """Product names joined as a sentence lists them: "Garden Hose, Backpack and Bookshelf"; in
-    Spanish and French the translated nouns, joined with "y" / "et"."""
-    words = [product_words(n, lang) for n in names]
+def names_list(words: Sequence[str], lang: str) -> str:
+    """Names joined as a sentence lists them, in ``lang``: "Garden Hose, Backpack and Bookshelf",
+    "mochila y silla de oficina"."""
     if len(words) < 2:
         return "".join(words)
     return f"{', '.join(words[:-1])} {_AND[_index(lang)]} {words[-1]}"

@@ -33,7 +33,13 @@ from agent.services import Services
 from agent.state import Pending, State, ToolCall
 from agent.templates import render
 from agent.understanding import fold, refund_choice, yes_no
-from agent.wording import names_list, options_words, refund_status_words, status_words
+from agent.wording import (
+    names_list,
+    options_words,
+    product_words,
+    refund_status_words,
+    status_words,
+)
 from tools.context import ToolContext
 from tools.errors import ConfirmationRequiredError, NotAuthenticatedError
 from tools.registry import ToolOutcome, invoke
@@ -476,8 +482,8 @@ def one_write_per_order(state: State, turn: Turn, order: Mapping[str, Any]) -> U
     names = {state.goal: mine, other_goal: theirs}
     draft = render(
         "one_write_per_order", lang, order_id=order["order_id"],
-        returned=names_list([str(i["name"]) for i in names["return_item"]], lang),
-        exchanged=names_list([str(i["name"]) for i in names["exchange_item"]], lang),
+        returned=names_list([product_words(i["name"], lang) for i in names["return_item"]], lang),
+        exchanged=names_list([product_words(i["name"], lang) for i in names["exchange_item"]], lang),
     )  # fmt: skip
     choices = [{"goal": state.goal, "said": list(state.slots.get("said") or [said])}, waiting]
     slots = {"order_id": order["order_id"], "choices": choices}

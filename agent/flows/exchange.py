@@ -33,7 +33,8 @@ from agent.flows.base import (
 from agent.resolvers import available_options, named_items, read_variant_wish
 from agent.state import State
 from agent.templates import render
-from agent.wording import options_words
+from agent.wording import money, names_list, options_words
+from tools.errors import ConfirmationRequiredError
 
 
 def _exchange(state: State, turn: Turn, order: dict[str, Any]) -> Update:
@@ -70,6 +71,9 @@ def _exchange(state: State, turn: Turn, order: dict[str, Any]) -> Update:
         slots["item_id"] = chosen[0]["item_id"]
         slots["more_items"] = [i["item_id"] for i in chosen[1:]]
         slots["swaps"] = {}
+    if state.awaiting == "payment" and slots.get("swaps"):
+        # An answer to "which payment method for the difference?": every variant is settled.
+        return _confirm(state, turn, order, slots)
     item = next((i for i in items if i["item_id"] == slots["item_id"]), None)
     if item is None:
         return fail(state, turn, render("rephrase", lang), slots={})
@@ -131,32 +135,7 @@ def _exchange(state: State, turn: Turn, order: dict[str, Any]) -> Update:
         following, *rest = slots["more_items"]
         nxt = {**slots, "item_id": following, "more_items": rest, "swaps": swaps, "offered": []}
         return _exchange(replace(state, slots=nxt, awaiting=None), turn, order)
-    if len(swaps) > 1:
-        return _confirm_many(state, turn, order, {**slots, "swaps": swaps})
-    target = (
-        refund_target(state, turn, order, request_text(state), any_method=True)
-        or original_pm(order)
-        or ""
-    )
-    diff = round(float(variant["price"]) - float(item["price"]), 2)
-    turn.notes.append(f"price difference {diff:.2f} {abs(diff):.2f}")
-    difference = difference_words(turn, diff, target)
-    old, new = options_words(item["options"], lang), options_words(variant["options"], lang)
-    args = {
-        "order_id": order_id,
-        "item_ids": [item["item_id"]],
-        "new_item_ids": [variant["item_id"]],
-        "payment_method_id": target,
-    }
-    if str(order["status"]).startswith("pending"):
-        # Not shipped yet: the item is changed on the order itself, not exchanged after delivery.
-        changes = f"{item['name']} ({old} -> {new})"
-        summary = render("confirm_modify_items", lang, order_id=order_id, changes=changes,
-                         difference=difference)  # fmt: skip
-        return ask_confirmation(state, turn, "modify_pending_order_items", args, summary, slots)
-    summary = render("confirm_exchange", lang, item=item["name"], old=old, new=new,
-                     order_id=order_id, difference=difference)  # fmt: skip
-    return ask_confirmation(state, turn, "exchange_delivered_order_items", args, summary, slots)
+    return _confirm(state, turn, order, {**slots, "swaps": swaps})
 
 
 _NOT_THIS: Final = re.compile(
@@ -172,8 +151,11 @@ def _words_about(text: str, item: Mapping[str, Any]) -> str:
     return " ".join(p for p in parts if named_items(p, [item]))
 
 
-def _confirm_many(state: State, turn: Turn, order: dict[str, Any], slots: dict[str, Any]) -> Update:
-    """One confirmation for every item of the order being exchanged (or changed), as one call."""
+def _confirm(state: State, turn: Turn, order: dict[str, Any], slots: dict[str, Any]) -> Update:
+    """One confirmation for every item of the order being exchanged (or changed), as one call,
+    once the payment method for the price difference is known: the one the customer named, else
+    asked for when they have several (the shop's rule: the customer says which), else their
+    only one."""
     lang = state.language
     items = {str(i["item_id"]): i for i in order["items"]}
     swaps: dict[str, str] = dict(slots["swaps"])
@@ -185,25 +167,43 @@ def _confirm_many(state: State, turn: Turn, order: dict[str, Any], slots: dict[s
         diff += float(variant.get("price", item["price"])) - float(item["price"])
         old = options_words(item["options"], lang)
         new = options_words(variant.get("options", {}), lang)
-        changes.append(f"{item['name']} ({old} -> {new})")
+        changes.append((item["name"], old, new))
     diff = round(diff, 2)
-    target = (
-        refund_target(state, turn, order, request_text(state), any_method=True)
-        or original_pm(order)
-        or ""
-    )
+    changed = "; ".join(f"{n} ({o} -> {w})" for n, o, w in changes)
     turn.notes.append(f"price difference {diff:.2f} {abs(diff):.2f}")
+    asked = state.awaiting == "payment"
+    said = last_user_text(state) if asked else request_text(state)
+    target = refund_target(state, turn, order, said, any_method=True)
+    original = original_pm(order) or ""
     args = {
         "order_id": order["order_id"],
         "item_ids": list(swaps),
         "new_item_ids": list(swaps.values()),
-        "payment_method_id": target,
+        "payment_method_id": target or original,
     }
-    pending = str(order["status"]).startswith("pending")
-    tool = "modify_pending_order_items" if pending else "exchange_delivered_order_items"
-    summary = render("confirm_modify_items" if pending else "confirm_exchange_many", lang,
-                     order_id=order["order_id"], changes="; ".join(changes),
-                     difference=difference_words(turn, diff, target))  # fmt: skip
+    if str(order["status"]).startswith("pending"):
+        # Not shipped yet: the items are changed on the order itself, not exchanged after delivery.
+        tool, key = "modify_pending_order_items", "confirm_modify_items"
+    else:
+        tool = "exchange_delivered_order_items"
+        key = "confirm_exchange" if len(changes) == 1 else "confirm_exchange_many"
+    others = [pid for pid in turn.payment_methods() if pid != original]
+    if target is None and not asked and others and abs(diff) >= 0.005:
+        probe = turn.call(tool, args)
+        if not isinstance(probe.error, ConfirmationRequiredError):
+            return refuse(state, turn, probe)  # the shop's rules first, then the money's way
+        ask = render(
+            "ask_difference_pay" if diff > 0 else "ask_difference_refund", lang,
+            amount=money(abs(diff), lang), original=turn.pm_words(original), changes=changed,
+            others=names_list([turn.pm_words(pid) for pid in others], lang),
+        )  # fmt: skip
+        return turn.update(draft=ask, slots={**slots, "swaps": swaps}, awaiting="payment")
+    # Asked and not named ("whichever"): the method the order was paid with, said in the
+    # confirmation, where the customer can still name another.
+    difference = difference_words(turn, diff, args["payment_method_id"])
+    (name, old, new), *_ = changes
+    summary = render(key, lang, order_id=order["order_id"], item=name, old=old, new=new,
+                     changes=changed, difference=difference)  # fmt: skip
     return ask_confirmation(state, turn, tool, args, summary, slots)
 
 
