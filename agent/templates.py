@@ -243,11 +243,9 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
         "e-mail expliquant comment renvoyer les articles. {amount} $ seront remboursés sur {pm}.",
     ),
     "ask_variant": (
-        "What would you like instead of the {item} ({options})? Name the option(s) you want, for "
-        "example: {example}.",
-        "¿Qué desea en lugar de {item} ({options})? Indique la(s) opción(es), por ejemplo: {example}.",
-        "Que souhaitez-vous à la place de {item} ({options}) ? Indiquez la ou les options, par "
-        "exemple : {example}.",
+        "What would you like instead of the {item} ({options})? It comes in: {available}.",
+        "¿Qué desea en lugar de {item} ({options})? Existe en: {available}.",
+        "Que souhaitez-vous à la place de {item} ({options}) ? Il existe en : {available}.",
     ),
     "variant_options": (
         "The {item} you have is {options}. It also comes in: {available}. Which would you like "

@@ -104,8 +104,9 @@ def _exchange(state: State, turn: Turn, order: dict[str, Any]) -> Update:
     if not wish.stated and not fits:
         others = [v for v in variants if v["item_id"] != item["item_id"] and v.get("available")]
         example = options_words(others[0]["options"], lang) if others else ""
-        # Asked once and not answered: the second time, what the product comes in is listed,
-        # so the question is a different, easier one and not the same words again.
+        # What the product comes in is listed, not one example (a customer, the simulated one
+        # above all, takes an example for a suggestion); asked once and not answered, the second
+        # question adds one, so it is a different, easier one and not the same words again.
         key = "variant_options" if state.awaiting == "variant" and available else "ask_variant"
         ask = render(key, lang, item=item["name"], options=options_words(item["options"], lang),
                      example=example, available=available)  # fmt: skip
