@@ -347,6 +347,11 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
         "¡Hola! ¿En qué puedo ayudarle hoy?",
         "Bonjour ! Comment puis-je vous aider aujourd'hui ?",
     ),
+    "smalltalk_yes": (
+        "Sure, what else can I help you with?",
+        "Claro, ¿en qué más puedo ayudarle?",
+        "Bien sûr, que puis-je faire d'autre pour vous ?",
+    ),
     "smalltalk_ack": (
         "Is there anything else I can help you with?",
         "¿Puedo ayudarle en algo más?",
@@ -511,6 +516,14 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
         "prefiere?",
         "Un remboursement ne peut aller que sur le moyen de paiement d'origine ({original}){gift}. "
         "Lequel préférez-vous ?",
+    ),
+    "ask_user_address_now": (
+        "The address on your account is {current}. If it should be different, what is the right "
+        "one? Please write it as: street, apartment (if any), city, state, zip code, country.",
+        "La dirección de su cuenta es {current}. Si debe ser otra, ¿cuál es la correcta? "
+        "Escríbala así: calle, apartamento (si lo hay), ciudad, estado, código postal, país.",
+        "L'adresse de votre compte est {current}. Si elle doit être différente, quelle est la bonne "
+        "? Écrivez-la ainsi : rue, appartement (le cas échéant), ville, État, code postal, pays.",
     ),
     "ask_user_address": (
         "What is your new address? Please write it as: street, apartment (if any), city, state, zip "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Final
 
 from agent.flows.base import (
@@ -14,6 +15,7 @@ from agent.flows.base import (
     about_an_order,
     ask_confirmation,
     last_user_text,
+    queued_request,
     refuse,
     request_text,
 )
@@ -42,9 +44,31 @@ def _change_order_address(state: State, turn: Turn, order: dict[str, Any]) -> Up
                      current=now)  # fmt: skip
         return turn.update(draft=ask, slots=slots, awaiting="address")
     slots["address"] = address
+    _every_order(state, turn, address, slots)
     summary = render("confirm_address", lang, order_id=order_id, address=format_address(address))
     args = {"order_id": order_id, **address}
     return ask_confirmation(state, turn, "modify_pending_order_address", args, summary, slots)
+
+
+# "on all my orders", "my orders too": every order whose address can still change.
+_EVERY_ORDER = re.compile(
+    r"\b((all|every|each|both)( of)? (my |the )?(\w+ )?orders?|(my |the )?orders (too|as well)|"
+    r"(on|in|for) my orders|everywhere|todos (mis|los) pedidos|toutes (mes|les) commandes)\b",
+    re.IGNORECASE,
+)
+
+
+def _every_order(state: State, turn: Turn, address: dict[str, str], slots: dict[str, Any]) -> None:
+    """When the customer wants the new address on all their orders, each other order not yet
+    shipped is queued, to be confirmed in turn once this change is done (once per request)."""
+    if slots.get("every_order") or not _EVERY_ORDER.search(request_text(state)):
+        return
+    slots["every_order"] = True
+    written = format_address(address)
+    for order in turn.orders(besides=slots.get("order_id")):
+        current = {k: str(v) for k, v in dict(order.get("address", {})).items()}
+        if order["status"] in STATUSES and current != address:
+            turn.queued.append(queued_request("change_address", written, order["order_id"]))
 
 
 def _new_address(said: list[Any], current: dict[str, str]) -> dict[str, str] | None:
@@ -84,6 +108,11 @@ def _change_address(state: State, turn: Turn) -> Update:
     if _PROFILE.search(text) or (_ACCOUNT_ADDRESS.search(text) and not names_an_order):
         # "my default address", "on my profile": the account's, whatever order was talked about.
         return _change_user_address(state, turn)
+    if not state.slots.get("order_id") and _EVERY_ORDER.search(text):
+        # "fix the address on all my orders": the first not yet shipped now, the others queued.
+        first = next((o for o in turn.orders() if o["status"] in STATUSES), None)
+        if first is not None:
+            state = replace(state, slots={**state.slots, "order_id": first["order_id"]})
     return about_an_order(_change_order_address, STATUSES)(state, turn)
 
 
@@ -98,8 +127,16 @@ def _change_user_address(state: State, turn: Turn) -> Update:
         or _address_of_an_order(state, turn, current)
     )
     if address is None:
-        return turn.update(draft=render("ask_user_address", lang), slots=slots, awaiting="address")
+        # What is on file now, so a customer checking it sees what to correct.
+        now = format_address(current)
+        ask = (
+            render("ask_user_address_now", lang, current=now)
+            if now
+            else render("ask_user_address", lang)
+        )
+        return turn.update(draft=ask, slots=slots, awaiting="address")
     slots["address"] = address
+    _every_order(state, turn, address, slots)
     summary = render("confirm_user_address", lang, address=format_address(address))
     args = {"user_id": state.customer_id, **address}
     return ask_confirmation(state, turn, "modify_user_address", args, summary, slots)
