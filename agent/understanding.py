@@ -237,6 +237,27 @@ def own_purchase(text: str) -> bool:
     return bool(_OWN_PURCHASE.search(fold(text)))
 
 
+_ACTION_VERBS: Final[dict[str, str]] = {
+    "return_item": r"return\w*|send (?:it|them) back",
+    "exchange_item": r"exchang\w*|swap\w*",
+    "cancel_order": r"cancel\w*",
+}
+_NEGATION: Final = (
+    r"(?:without(?: having)? to|without|no need to|(?:don'?t|do not|never) (?:want|need|have) to|"
+    r"not (?:to|want to|have to))"
+)
+
+
+def _only_negated(goal: Goal | None, folded: str) -> bool:
+    """Whether every word naming ``goal``'s action is negated ("without having to return them")."""
+    verb = _ACTION_VERBS.get(str(goal))
+    if verb is None:
+        return False
+    named = re.findall(rf"\b(?:{verb})\b", folded)
+    negated = re.findall(rf"\b{_NEGATION}\s+(?:{verb})\b", folded)
+    return bool(named) and len(negated) == len(named)
+
+
 def choose_goal(
     cue: Goal | None,
     intent: str,
@@ -258,6 +279,9 @@ def choose_goal(
         # Asking for a person, or about their own account's facts: their words say it exactly.
         return cue
     classified = intent_goal(intent) if confidence >= min_confidence and not out_of_scope else None
+    if cue is not None and cue != classified and _only_negated(classified, fold(text)):
+        # "cancel the office items without having to return them": not a return (tau2 task 33).
+        return cue
     if language != "en":
         return cue or classified
     if cue in _PART_GOALS and classified == "track_order":

@@ -79,6 +79,17 @@ def test_choose_goal(
     assert choose_goal(cue, intent, confidence, out_of_scope, 0.5, language) == goal
 
 
+def test_an_action_named_only_in_the_negative_is_not_the_goal() -> None:
+    # tau2 task 33: the classifier read a return into "without having to return them".
+    text = "can I cancel the office items and keep the hiking items without having to return them"
+    assert choose_goal("cancel_order", "get_refund", 0.9, False, 0.5, "en", text) == "cancel_order"
+    text = "I want to return the lamp, not cancel the order"
+    assert choose_goal("cancel_order", "get_refund", 0.9, False, 0.5, "en", text) == "return_item"
+    # Named both ways, the classifier keeps its say.
+    text = "cancel it, I don't want to return it, well maybe return it"
+    assert choose_goal("cancel_order", "get_refund", 0.9, False, 0.5, "en", text) == "return_item"
+
+
 def test_slots() -> None:
     assert yes_no("Yes please") is True and yes_no("sí") is True and yes_no("non merci") is False
     assert yes_no("maybe later?") is None
