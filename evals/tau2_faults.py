@@ -163,7 +163,8 @@ def identity(task: Task) -> Identity:
     names = {(f.lower(), last.lower()) for f, last in _NAME_IN_SCENARIO.findall(known)}
     user_ids = {m.group(0) for m in _USER_ID.finditer(known)}
     names |= {(f, last) for f, last in _USER_ID.findall(known)}
-    for action in task.actions:
+    lookups = [a for a in task.actions if str(a["name"]).startswith("find_user_id_by_")]
+    for action in lookups:
         args = action["arguments"]
         if action["name"] == "find_user_id_by_email":
             emails.add(str(args.get("email", "")).lower())
@@ -173,7 +174,19 @@ def identity(task: Task) -> Identity:
         elif action["name"] == "find_user_id_by_user_id_zip":
             user_ids.add(str(args["user_id"]))
             zips.add(str(args["zip"]))
-    return Identity(frozenset(emails), frozenset(zips), frozenset(names), frozenset(user_ids))
+    # A look-up before the last one is one that fails: the scenario's customer makes a slip (an
+    # e-mail without its dot, two digits of the zip swapped; tasks 38 and 68) and corrects it.
+    # Those details verify no one, so a customer who keeps to them is not matching its scenario.
+    final = {str(v).lower() for v in lookups[-1]["arguments"].values()} if lookups else set()
+    slips = {
+        str(v).lower()
+        for action in lookups[:-1]
+        for key, v in action["arguments"].items()
+        if key in ("email", "zip")
+    } - final
+    return Identity(
+        frozenset(emails - slips), frozenset(zips - slips), frozenset(names), frozenset(user_ids)
+    )
 
 
 def _is_write(name: str) -> bool:

@@ -278,6 +278,22 @@ def test_an_identity_given_and_never_verified_is_the_agents() -> None:
     assert never_verified(episode("I want an exchange.", ASK_ID, "I'm Yusuf Rossi."), TASK) is None
 
 
+def test_a_slip_the_scenario_corrects_verifies_no_one() -> None:
+    # tau2 tasks 38 and 68 expect a look-up that fails (an e-mail without its dot, a zip with two
+    # digits swapped) before the one that verifies: a customer who keeps to the slip has not
+    # given an identity the agent could verify.
+    tasks = {t.id: t for t in load_tasks(TAU2, "test", adversarial=False)}
+    slipped = episode("How much did I pay?", ASK_ID, "Noah Ito, zip 98178.", task=tasks["68"])
+    assert never_verified(slipped, tasks["68"]) is None
+    fault = withheld_identity(slipped, tasks["68"])
+    assert fault is not None and fault.side == "customer"
+    right = episode("How much did I pay?", ASK_ID, "Noah Ito, zip 98187.", task=tasks["68"])
+    assert never_verified(right, tasks["68"]) is not None
+    typo = episode("Split my payment.", ASK_ID, "daikisanchez1479@example.com", task=tasks["38"])
+    assert never_verified(typo, tasks["38"]) is None
+    assert identity(tasks["38"]).given_in("Daiki Sanchez, 46236")
+
+
 def test_a_customer_who_never_says_who_it_is() -> None:
     silent = episode("I want an exchange.", ASK_ID, "Yes.", ASK_ID, "I want it quickly.")
     fault = withheld_identity(silent, TASK)
