@@ -58,6 +58,12 @@ def _rx(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
 
 
+# "return my luggage set and get the exact same item but in red": a return to get another is an
+# exchange (or, on an order not yet shipped, a change of the item; tau2 task 100).
+_FOR_ANOTHER: Final = (
+    r"[^.;!?]{0,80}?\b(?:and|to) (?:get|receive|have) (?:a new one|a new|another|the (?:exact )?"
+    r"same|a different|one (?:in|with)|an? [\w '-]{0,40}?\b(?:one|version|model|variant)\b)"
+)
 # Checked in order: the first that matches names the goal.
 _CUES: Final[tuple[tuple[Goal, re.Pattern[str]], ...]] = (
     (
@@ -113,7 +119,7 @@ _CUES: Final[tuple[tuple[Goal, re.Pattern[str]], ...]] = (
         _rx(
             r"\b(exchange|swap|switch (it|them|this) for|different (size|color|colour)|cambiar|"
             r"cambio|echanger|echange|change (the|my) (?!address|shipping|payment|default)\w+"
-            r"( \w+)? (to|for|into)|instead of the)\b"
+            rf"( \w+)? (to|for|into)|instead of the|return(ing)?(?={_FOR_ANOTHER}))\b"
         ),
     ),
     (
@@ -388,12 +394,15 @@ _PART_CUES: Final[tuple[tuple[Goal, re.Pattern[str]], ...]] = (
         "return_item",
         _rx(
             r"\b(return(ing)?|send (it|them|this|\w+) back|devolver\w*|retourner|renvoyer)\b"
-            r"(?! (policy|policies|window|label|period))"
+            rf"(?! (policy|policies|window|label|period))(?!{_FOR_ANOTHER})"
         ),
     ),
     (
         "exchange_item",
-        _rx(r"\b(exchange|swap|switch (it|them|this) for|echanger|intercambiar)\b"),
+        _rx(
+            r"\b(exchange|swap|switch (it|them|this) for|echanger|intercambiar|"
+            rf"return(ing)?(?={_FOR_ANOTHER}))\b"
+        ),
     ),
     (
         "change_address",

@@ -82,7 +82,9 @@ def _exchange(state: State, turn: Turn, order: dict[str, Any]) -> Update:
     several = bool(slots.get("more_items") or slots.get("swaps"))
     said = request_text(state)
     option_text = (
-        text if state.awaiting == "variant" else (_words_about(said, item) if several else said)
+        text
+        if state.awaiting == "variant"
+        else (_words_about(said, item, items) if several else said)
     )
     # In the order they were listed: "the first one" is the first the customer read.
     offered = [v for oid in slots.get("offered", []) for v in variants if v["item_id"] == oid]
@@ -145,11 +147,22 @@ _NOT_THIS: Final = re.compile(
 )
 
 
-def _words_about(text: str, item: Mapping[str, Any]) -> str:
+def _words_about(text: str, item: Mapping[str, Any], items: list[Mapping[str, Any]]) -> str:
     """The parts of ``text`` that name ``item`` ("a bigger bottle" in "a dimmer lamp and a bigger
-    bottle"), read as the item names are read everywhere (``named_items``); empty when none does."""
+    bottle"), read as the item names are read everywhere (``named_items``), with the parts after
+    each that name no item of the order ("return my luggage set and get the same one in red":
+    "in red" is about the luggage set); empty when none names it."""
     parts = re.split(r",|;|\band\b|\bthen\b", text, flags=re.IGNORECASE)
-    return " ".join(p for p in parts if named_items(p, [item]))
+    kept, about = [], False
+    for part in parts:
+        named = named_items(part, items)
+        if named:
+            about = any(i["item_id"] == item["item_id"] for i in named) or bool(
+                named_items(part, [item])
+            )
+        if about:
+            kept.append(part)
+    return " ".join(kept)
 
 
 def _confirm(state: State, turn: Turn, order: dict[str, Any], slots: dict[str, Any]) -> Update:

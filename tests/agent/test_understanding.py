@@ -49,6 +49,10 @@ from tests.agent.conftest import PROBED_TRAPS
         ("when will I get my money back for the cancelled order?", "refund_status"),
         ("where is the refund for the order I canceled last week", "refund_status"),
         ("cancel my order, when will the refund arrive?", "cancel_order"),
+        # A return to get another is an exchange (tau2 task 100); one for the money is a return.
+        ("I want to return my luggage set and get the same one in red instead", "exchange_item"),
+        ("return the skateboard to get a 34 inch custom one", "exchange_item"),
+        ("I want to return the lamp and get my money back", "return_item"),
     ],
 )
 def test_goal_cues(text: str, goal: str | None) -> None:
@@ -298,6 +302,12 @@ def test_a_yes_to_another_action_is_not_a_yes_to_this_one() -> None:
             "je veux annuler la commande en attente. Et retourner la lampe aussi",
             [("cancel_order", "attente"), ("return_item", "lampe")],
         ),  # fmt: skip
+        (
+            # tau2 task 100: two returns "to get" another are one change of two items.
+            "I want to return my luggage set and get the same one in red, and return the "
+            "skateboard to get a 34 inch custom one. I also need to return my hiking boots.",
+            [("exchange_item", "skateboard"), ("return_item", "hiking boots")],
+        ),
     ],
 )
 def test_several_requests_are_split_each_with_its_own_words(
