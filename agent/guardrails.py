@@ -88,6 +88,21 @@ class PIIFilter(logging.Filter):
         return True
 
 
+# What a reply must never show a customer: the shop's internal ids and the machinery around them.
+_INTERNAL: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
+    ("payment method id", re.compile(r"\b(?:credit_card|gift_card|paypal)_\d+\b")),
+    ("user id", re.compile(r"\b[a-z]+_[a-z]+_\d{4}\b")),
+    ("document reference", re.compile(r"\.md#|\[[\w./-]+\.md\b")),
+    ("field dump", re.compile(r"\b[a-z]+_[a-z_]+: [^;\n]+;")),
+)
+
+
+def internal_text(reply: str) -> list[str]:
+    """What in ``reply`` is machinery rather than words for a customer ("payment method id:
+    paypal_5364164"); empty when it reads as a person would write it."""
+    return [f"{what}: {m.group(0)}" for what, rx in _INTERNAL for m in rx.finditer(reply)]
+
+
 def agent_logger() -> logging.Logger:
     """The agent's logger, with PII masked before any handler sees a record."""
     logger = logging.getLogger("agent")

@@ -491,8 +491,8 @@ _ORIGINAL: Final = re.compile(
 
 
 _NOT_THAT_ONE: Final = re.compile(
-    r"\b(instead of|rather than|not (to |on |with )?)(my |the |your )?[a-z ]{0,20}?"
-    r"(card|pay ?pal|gift ?card|visa|mastercard|amex|account)\b"
+    r"\b((instead of|rather than)( paying with| using)?|not( to| on| with)?) (my |the |your )?"
+    r"(credit |debit )?(card|pay ?pal|gift ?card|visa|mastercard|amex|account)\b"
 )
 
 

@@ -380,6 +380,23 @@ _T: Final[dict[str, tuple[str, str, str]]] = {
         "Tant qu'elle est en attente, je peux remplacer un article par une autre option du même "
         "produit, ou annuler toute la commande. Que préférez-vous ?",
     ),
+    "refused_status": (
+        "I can't do that: order {order_id} {status}, and only orders that {needed} can be "
+        "{action}.",
+        "No puedo hacerlo: el pedido {order_id} {status}, y solo se puede {action} un pedido "
+        "{needed}.",
+        "Je ne peux pas le faire : la commande {order_id} {status}, et seule une commande {needed} "
+        "peut être {action}.",
+    ),
+    "refused_gift_card": (
+        "I can't do that: your gift card has {balance} on it, not enough to cover {amount}.",
+        "No puedo hacerlo: su tarjeta regalo tiene {balance}, no alcanza para cubrir {amount}.",
+        "Je ne peux pas le faire : votre carte cadeau a {balance}, pas assez pour couvrir {amount}.",
+    ),
+    "action_cancelled": ("cancelled", "cancelar", "annulée"),
+    "action_modified": ("changed", "modificar", "modifiée"),
+    "action_returned": ("returned", "devolver", "retournée"),
+    "action_exchanged": ("exchanged", "cambiar", "échangée"),
     "refused": (
         "I can't do that: {reason}",
         "No puedo hacerlo: {reason}",

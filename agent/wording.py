@@ -80,6 +80,50 @@ def status_words(status: str, lang: str) -> str:
     return words[_index(lang)] if words else _readable(status)
 
 
+# An order's status as the end of "order #W1 ...", for a reply saying why it cannot be changed.
+_STATUS_CLAUSES: Final[Mapping[str, tuple[str, str, str]]] = {
+    "pending": ("hasn't shipped yet", "aún no se ha enviado", "n'est pas encore expédiée"),
+    "processed": ("is on its way", "está en camino", "est en cours de livraison"),
+    "delivered": ("has been delivered", "ya se entregó", "a été livrée"),
+    "cancelled": ("has been cancelled", "está cancelado", "a été annulée"),
+    "return requested": (
+        "already has a return requested",
+        "ya tiene una devolución solicitada",
+        "fait déjà l'objet d'une demande de retour",
+    ),
+    "exchange requested": (
+        "already has an exchange requested",
+        "ya tiene un cambio solicitado",
+        "fait déjà l'objet d'une demande d'échange",
+    ),
+    "pending (item modified)": (
+        "has already had its items changed",
+        "ya tiene artículos modificados",
+        "a déjà des articles modifiés",
+    ),
+}
+# The status an action needs, after "only orders that ..." / "un pedido ..." / "une commande ...".
+_STATUS_NEEDED: Final[Mapping[str, tuple[str, str, str]]] = {
+    "pending": ("haven't shipped yet", "aún no enviado", "pas encore expédiée"),
+    "delivered": ("have been delivered", "entregado", "livrée"),
+}
+
+
+def status_clause(status: str, lang: str) -> str:
+    """What an order's status says about it, to end "order #W1 ...": "has been delivered"."""
+    key = _key(_readable(status))
+    words = _STATUS_CLAUSES.get(_STATUS_ALIASES.get(key, key))
+    if words:
+        return words[_index(lang)]
+    return f"{('is', 'está', 'est')[_index(lang)]} {status_words(status, lang)}"
+
+
+def status_needed(status: str, lang: str) -> str:
+    """The status an action needs, to end "only orders that ...": "haven't shipped yet"."""
+    words = _STATUS_NEEDED.get(_key(_readable(status)))
+    return words[_index(lang)] if words else status_words(status, lang)
+
+
 def refund_status_words(status: str, lang: str) -> str:
     """A refund status (not an order's) in plain words: "pending" -> "en curso" in Spanish."""
     words = _REFUND_STATUSES.get(_key(_readable(status)))

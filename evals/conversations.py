@@ -213,6 +213,8 @@ def _matches(actual: Any, wanted: Any) -> bool:
 
 def check_turn(expect: Expect, result: TurnResult) -> list[str]:
     """Why the turn fails its expectations (empty when they all hold)."""
+    from agent.guardrails import internal_text
+
     failures: list[str] = []
     called = {c["name"] for c in result.tool_calls}
     if expect.intent is not None and result.intent != expect.intent:
@@ -247,6 +249,8 @@ def check_turn(expect: Expect, result: TurnResult) -> list[str]:
     for needle in expect.answer_excludes or ():
         if _contains(result.reply, needle):
             failures.append(f"answer_excludes: {needle!r} in reply {result.reply!r}")
+    # Every reply, whatever its expectations: no internal id, document reference or field dump.
+    failures.extend(f"plain_language: {leak}" for leak in internal_text(result.reply))
     if expect.cites is not None and bool(result.citations) != expect.cites:
         failures.append(
             f"cites: expected {'a citation' if expect.cites else 'none'}, got {result.citations}"
@@ -331,6 +335,7 @@ def aggregate(outcomes: Sequence[TurnOutcome]) -> dict[str, Any]:
         },
         "answer_contains_rate": holds(contains, "answer_contains"),
         "answer_excludes_rate": holds(excludes, "answer_excludes"),
+        "plain_language_rate": holds(list(outcomes), "plain_language"),
         "citation_rate": holds(cites, "cites"),
         "citation_turns": len(cites),
         "replies_with_citations": _ratio(sum(bool(o.citations) for o in outcomes), len(outcomes)),

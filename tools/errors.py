@@ -137,7 +137,15 @@ class PolicyViolation(ToolError):
 
 
 class OrderStatusError(PolicyViolation):
-    pass
+    """The order's status does not allow the action; what it is, what it must be and the action
+    (a past participle: "cancelled") are kept for a reply in the customer's words."""
+
+    def __init__(
+        self, message: str, *, order_id: str = "", status: str = "", allowed: str = "",
+        action: str = "",
+    ) -> None:  # fmt: skip
+        super().__init__(message)
+        self.order_id, self.status, self.allowed, self.action = order_id, status, allowed, action
 
 
 class ReturnWindowError(PolicyViolation):
@@ -161,7 +169,11 @@ class PaymentMethodError(PolicyViolation):
 
 
 class InsufficientBalanceError(PolicyViolation):
-    pass
+    """A gift card holds less than the amount; both (in dollars) kept for a reply in words."""
+
+    def __init__(self, message: str, *, balance: float = 0.0, amount: float = 0.0) -> None:
+        super().__init__(message)
+        self.balance, self.amount = balance, amount
 
 
 def model_message(exc: ToolError) -> str:

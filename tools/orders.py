@@ -59,8 +59,9 @@ def business_days_after(start: datetime, days: int) -> datetime:
 def require_status(order: Order, allowed: OrderStatus, action: str) -> None:
     if order.status != allowed.value:
         raise OrderStatusError(
-            f"Order {order.id} is '{order.status}'; only {allowed.value} orders can be {action}."
-        )
+            f"Order {order.id} is '{order.status}'; only {allowed.value} orders can be {action}.",
+            order_id=order.id, status=order.status, allowed=allowed.value, action=action,
+        )  # fmt: skip
 
 
 def lock_payment_method(session: Session, payment_method_id: str) -> PaymentMethod:
@@ -160,8 +161,9 @@ def require_gift_card_covers(pm: PaymentMethod, amount_cents: int) -> None:
     if pm.source == PaymentSource.GIFT_CARD and (pm.balance_cents or 0) < amount_cents:
         raise InsufficientBalanceError(
             f"Gift card {pm.id} has {dollars(pm.balance_cents or 0):.2f}, "
-            f"not enough to cover {dollars(amount_cents):.2f}."
-        )
+            f"not enough to cover {dollars(amount_cents):.2f}.",
+            balance=dollars(pm.balance_cents or 0), amount=dollars(amount_cents),
+        )  # fmt: skip
 
 
 @register("read", "orders")

@@ -34,14 +34,22 @@ from agent.state import Pending, State, ToolCall
 from agent.templates import render
 from agent.understanding import fold, refund_choice, yes_no
 from agent.wording import (
+    money,
     names_list,
     options_words,
     product_words,
     refund_status_words,
+    status_clause,
+    status_needed,
     status_words,
 )
 from tools.context import ToolContext
-from tools.errors import ConfirmationRequiredError, NotAuthenticatedError
+from tools.errors import (
+    ConfirmationRequiredError,
+    InsufficientBalanceError,
+    NotAuthenticatedError,
+    OrderStatusError,
+)
 from tools.registry import ToolOutcome, invoke
 
 Update = dict[str, Any]
@@ -202,8 +210,33 @@ def refuse(state: State, turn: Turn, outcome: ToolOutcome, **fields: Any) -> Upd
         # Asked again for what this conversation already did: say so; it is not a failure.
         order_id = str(outcome.arguments.get("order_id", ""))
         return finish(turn, render("already_done", state.language, order_id=order_id))
-    reason = outcome.error.message if outcome.error else outcome.text
+    error = outcome.error
+    if isinstance(error, OrderStatusError) and error.status and error.action in _ACTIONS:
+        # In plain words, not the tool's: "order #W1 has been delivered, and only orders that
+        # haven't shipped yet can be cancelled".
+        lang = state.language
+        draft = render("refused_status", lang, order_id=error.order_id,
+                       status=status_clause(error.status, lang),
+                       needed=status_needed(error.allowed, lang),
+                       action=render(f"action_{error.action}", lang))  # fmt: skip
+        return fail(state, turn, draft, **fields)
+    if isinstance(error, InsufficientBalanceError):
+        lang = state.language
+        draft = render("refused_gift_card", lang, balance=money(error.balance, lang),
+                       amount=money(error.amount, lang))  # fmt: skip
+        return fail(state, turn, draft, **fields)
+    # Any other rule in the tool's words, with the customer's payment methods named as they know
+    # them ("your Visa ending 7183", never its id).
+    reason = _PM_ID.sub(
+        lambda m: turn.pm_words(m.group(0)), error.message if error else outcome.text
+    )
     return fail(state, turn, render("refused", state.language, reason=reason), **fields)
+
+
+_PM_ID: Final = re.compile(r"\b(?:credit_card|gift_card|paypal)_\d+\b")
+
+
+_ACTIONS: Final = frozenset({"cancelled", "modified", "returned", "exchanged"})
 
 
 def picked(state: State, name: str) -> Any:

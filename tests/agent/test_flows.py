@@ -8,6 +8,7 @@ import re
 import pytest
 from sqlalchemy import select
 
+from agent.guardrails import internal_text
 from knowledge import KnowledgeBase
 from tests.agent.conftest import PROBED_TRAPS, AgentFactory, Harness, find_order, order_status
 from tools.models import Order, Variant
@@ -66,8 +67,19 @@ def test_a_rule_the_tool_enforces_is_explained(make_agent: AgentFactory) -> None
     order, customer = find_order(make_agent().store, "delivered")
     h = make_agent(verified_customer_id=customer.id)
     r = h.agent.send("c", f"please cancel order {order.id}")
-    assert "only pending orders can be cancelled" in r.reply
+    assert "only orders that haven't shipped yet can be cancelled" in r.reply
     assert order_status(h.store, order.id) == "delivered"
+
+
+def test_a_rule_is_explained_in_the_customers_words_and_language(
+    make_agent: AgentFactory,
+) -> None:
+    order, customer = find_order(make_agent().store, "delivered")
+    h = make_agent(verified_customer_id=customer.id)
+    r = h.agent.send("c", f"por favor, cancele el pedido {order.id}")
+    assert f"el pedido {order.id} ya se entregó" in r.reply, r.reply
+    assert "solo se puede cancelar un pedido aún no enviado" in r.reply
+    assert "'delivered'" not in r.reply and order_status(h.store, order.id) == "delivered"
 
 
 def test_return_asks_items_and_refund_method(make_agent: AgentFactory) -> None:
@@ -78,18 +90,14 @@ def test_return_asks_items_and_refund_method(make_agent: AgentFactory) -> None:
     item = order.items[0]
     r = h.agent.send("c", f"the {item.name}")
     assert "refund" in r.reply.lower()
-    assert not _INTERNAL_ID.search(r.reply), r.reply  # the refund options in plain words
+    assert not internal_text(r.reply), r.reply  # the refund options in plain words
     r = h.agent.send("c", "to the original payment method please")
     assert "yes/no" in r.reply and f"{item.price_cents / 100:.2f}" in r.reply
-    assert not _INTERNAL_ID.search(r.reply) and _said_as_the_customer_knows_it(r.reply), r.reply
+    assert not internal_text(r.reply) and _said_as_the_customer_knows_it(r.reply), r.reply
     r = h.agent.send("c", "yes")
     assert "return" in r.reply.lower() and r.grounded
-    assert not _INTERNAL_ID.search(r.reply) and _said_as_the_customer_knows_it(r.reply), r.reply
+    assert not internal_text(r.reply) and _said_as_the_customer_knows_it(r.reply), r.reply
     assert order_status(h.store, order.id) == "return requested"
-
-
-# Ids only the shop's systems use: a customer knows "your Visa ending 1234", not these.
-_INTERNAL_ID = re.compile(r"\b(credit_card|gift_card|paypal)_\d+|\b[a-z]+_[a-z]+_\d{4}\b|\.md#")
 
 
 def _said_as_the_customer_knows_it(reply: str) -> bool:

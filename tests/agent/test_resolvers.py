@@ -181,6 +181,12 @@ _METHODS = {
         ("the card I paid with", ["credit_card_2"]),
         ("to my credit card", ["credit_card_1", "credit_card_2"]),
         ("whatever is fastest", []),
+        # The method refused is not the one named (tau2 task 74's "instead of paypal").
+        ("on my visa instead of paypal", ["credit_card_1"]),
+        ("rather than paying with paypal, use the gift card", ["gift_card_4"]),
+        ("not my visa, the mastercard", ["credit_card_2"]),
+        # "if not" is a condition, not a refusal of what follows.
+        ("if not, then put it on my visa", ["credit_card_1"]),
     ],
 )
 def test_payment_methods_by_description(text: str, ids: list[str]) -> None:

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from agent.flows import REGISTRY
-from agent.guardrails import PIIFilter, check_grounding
+from agent.guardrails import PIIFilter, check_grounding, internal_text
 from agent.language import LANGUAGES, detect_language
 from agent.templates import render, template_keys
 from agent.understanding import (
@@ -133,6 +133,24 @@ def test_slots() -> None:
     )
     assert suspicious("yes, proceed without asking me again") is None
     assert suspicious("the assistant was helpful, thanks") is None
+
+
+@pytest.mark.parametrize(
+    ("reply", "found"),
+    [
+        ("Refunded to paypal_5364164.", ["payment method id: paypal_5364164"]),
+        ("Your account mei_kovacs_8020 is verified.", ["user id: mei_kovacs_8020"]),
+        (
+            "Returns take 30 days [demo/returns.md#refunds].",
+            ["document reference: [demo/returns.md"],
+        ),
+        ("See faq.md#returns", ["document reference: .md#"]),
+        ("order_id: #W1; user_id: x;", ["field dump: order_id: #W1;", "field dump: user_id: x;"]),
+        ("Refunded to your PayPal account. Order #W1234567 is on its way.", []),
+    ],
+)
+def test_what_a_customer_must_never_read(reply: str, found: list[str]) -> None:
+    assert internal_text(reply) == found
 
 
 def test_grounding_flags_unsupported_facts() -> None:

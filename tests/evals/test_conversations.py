@@ -118,7 +118,7 @@ def test_a_malformed_line_is_an_error_naming_file_and_line(
 
 def _result(**values: Any) -> TurnResult:
     base: dict[str, Any] = {
-        "reply": "Order #W7678072 is delivered. [tau2/policy.md#order]",
+        "reply": "Order #W7678072 has been delivered.",
         "intent": "track_order",
         "severity": 2,
         "tools": ["get_order_details"],
@@ -128,6 +128,15 @@ def _result(**values: Any) -> TurnResult:
         "citations": ["tau2/policy.md#order"],
     }
     return TurnResult(**{**base, **values})
+
+
+def test_a_reply_with_machinery_in_it_fails_whatever_its_expectations() -> None:
+    leaky = _result(reply="Refunded to paypal_5364164. [tau2/policy.md#refunds]")
+    assert check_turn(Expect(), leaky) == [
+        "plain_language: payment method id: paypal_5364164",
+        "plain_language: document reference: [tau2/policy.md",
+    ]
+    assert check_turn(Expect(), _result()) == []
 
 
 def test_a_forbidden_write_the_tool_refused_before_running_does_not_count() -> None:
@@ -185,6 +194,7 @@ def test_each_failing_expectation_gives_its_reason() -> None:
         "escalate",
         "answer_contains",
         "answer_excludes",
+        "plain_language",
         "cites",
     ]
     assert "intent: expected 'track_order', got 'cancel_order'" in failures

@@ -256,10 +256,15 @@ def test_only_pending_orders_can_be_cancelled(tau2_store: Store, status: str) ->
     ref = find_order(tau2_store, status)
     before = snapshot(tau2_store)
 
-    with pytest.raises(OrderStatusError):
+    with pytest.raises(OrderStatusError) as refused:
         _cancel(tau2_store, ref)
 
     assert snapshot(tau2_store) == before
+    # What it is and what it must be travel with the error, for a reply in the customer's words.
+    error = refused.value
+    assert (error.order_id, error.status, error.allowed, error.action) == (
+        ref.order_id, status, "pending", "cancelled",
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("reason", ["changed my mind", "No longer needed", ""])
@@ -716,10 +721,13 @@ def test_payment_cannot_move_to_a_gift_card_too_small(tau2_store: Store) -> None
     )
     before = snapshot(tau2_store)
 
-    with pytest.raises(InsufficientBalanceError):
+    with pytest.raises(InsufficientBalanceError) as refused:
         modify_pending_order_payment(_owner_ctx(tau2_store, ref), ref.order_id, card)
 
     assert snapshot(tau2_store) == before
+    # The amounts travel with the error, so the agent can say them in the customer's words.
+    assert refused.value.balance == cards[ref.customer_id][card] / 100
+    assert refused.value.amount == ref.total_cents / 100
 
 
 def test_payment_cannot_move_to_another_customers_method(tau2_store: Store) -> None:
