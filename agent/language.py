@@ -31,13 +31,20 @@ def _get_detector() -> LanguageDetector:
         return _detector
 
 
+_ONE_WORD: Final[dict[str, Language]] = {
+    "hola": "es", "gracias": "es", "buenas": "es", "adios": "es", "adiós": "es",
+    "bonjour": "fr", "salut": "fr", "merci": "fr", "coucou": "fr", "bonsoir": "fr",
+}  # fmt: skip
+
+
 def detect_language(
     text: str, previous: Language = "en", *, min_confidence: float = 0.6
 ) -> Language:
     """The language of ``text``; ``previous`` when the message is too short to tell ("ok", "#W1234567")."""
     words = _WORD.findall(text)
     if len(words) < 2:
-        return previous
+        # A greeting or a thanks alone says the language it is in.
+        return _ONE_WORD.get(text.strip(" !.?¡¿").lower(), previous)
     values = _get_detector().compute_language_confidence_values(text)
     if not values or values[0].value < min_confidence:
         return previous

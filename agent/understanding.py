@@ -264,6 +264,45 @@ def _only_negated(goal: Goal | None, folded: str) -> bool:
     return bool(named) and len(negated) == len(named)
 
 
+# A question about the shop's rules in general: "can I exchange an item for a different size?",
+# "how long do I have to return something?", "do you accept PayPal?", "¿cuánto tiempo tengo para
+# devolver un artículo?", "acceptez-vous les cartes cadeaux ?".
+_GENERAL_ASK: Final = _rx(
+    r"\b(?:(?:can|could|may) (?:i|we|one|customers?)|"
+    r"is it possible to|how (?:long|many days|much time|do (?:i|you)|does (?:it|a|an|the))|"
+    r"do you (?:accept|allow|take|offer|ship|charge|do|let)|what (?:is|are) (?:your|the) (?:rules?|"
+    r"policy|policies|options)|puedo|se puede|es posible|cuanto tiempo|aceptan|puis-je|peut-on|"
+    r"est-il possible|combien de temps|acceptez)\b"
+)
+_GENERIC_THING: Final = _rx(
+    r"\b(an? (item|product|thing|order|purchase|gift)|any(thing| items?| products?| orders?)|"
+    r"something|(?:return|exchange|cancel|swap|refund|ship) (?:items|products|things|orders)|"
+    r"(?:a |any )?(?:different|other) size|un (articulo|producto|pedido)|un article|un produit|"
+    r"une commande|moyens de paiement|metodos de pago|cartes? cadeaux?|tarjetas? regalo)\b"
+)
+_OWN: Final = _rx(
+    r"\b(my|mine|our|i (bought|ordered|got|purchased|received)|#?w\d{5,}|mi|mis|mon|ma|mes|"
+    r"notre|nos|help|ayuda|ayudar|aide|aider)\b"
+)
+
+
+def general_question(text: str) -> bool:
+    """Whether the message asks about the shop's rules in general, about no order of the
+    customer's own: a question, put generally, naming no possession of theirs."""
+    folded = fold(text)
+    if _OWN.search(folded):
+        return False
+    return bool(
+        _ACCEPTED.search(folded) or (_GENERAL_ASK.search(folded) and _GENERIC_THING.search(folded))
+    )
+
+
+_ACCEPTED: Final = _rx(
+    r"\b(do you (accept|take)|(which|what) (payment methods?|cards?) do you|aceptan|acceptez|"
+    r"que metodos de pago|quels moyens de paiement)\b"
+)
+
+
 def choose_goal(
     cue: Goal | None,
     intent: str,
@@ -284,6 +323,10 @@ def choose_goal(
     if cue in ("human", "account_info") or (cue == "change_payment" and own_purchase(text)):
         # Asking for a person, or about their own account's facts: their words say it exactly.
         return cue
+    if general_question(text):
+        # "can I exchange an item for a different size?": the shop's rules, answered from its
+        # documents before any login, not a request about one of their orders.
+        return "policy"
     classified = intent_goal(intent) if confidence >= min_confidence and not out_of_scope else None
     if cue is not None and cue != classified and _only_negated(classified, fold(text)):
         # "cancel the office items without having to return them": not a return (tau2 task 33).

@@ -16,6 +16,7 @@ from agent.understanding import (
     cancel_reason,
     choose_goal,
     conditional,
+    general_question,
     goal_cue,
     parse_address,
     request_parts,
@@ -81,6 +82,28 @@ def test_choose_goal(
     goal: str | None,
 ) -> None:
     assert choose_goal(cue, intent, confidence, out_of_scope, 0.5, language) == goal
+
+
+@pytest.mark.parametrize(
+    ("text", "general"),
+    [
+        ("can I exchange an item for a different size?", True),
+        ("how long do I have to return something?", True),
+        ("do you accept PayPal?", True),
+        ("¿se puede devolver un artículo usado?", True),
+        ("quels moyens de paiement acceptez-vous ?", True),
+        # About their own purchase, or asking for help with one: a request.
+        ("can i return the wall clock? refund to paypal is fine", False),
+        ("can I return an item I bought last week?", False),
+        ("can I exchange an item from order #W1234567?", False),
+        ("hi, can I get help with an order?", False),
+        ("I want to exchange my shoes for a different size", False),
+    ],
+)
+def test_a_question_about_the_rules_in_general(text: str, general: bool) -> None:
+    assert general_question(text) is general
+    if general:
+        assert choose_goal("exchange_item", "exchange", 0.9, False, 0.5, "en", text) == "policy"
 
 
 def test_an_action_named_only_in_the_negative_is_not_the_goal() -> None:
@@ -165,6 +188,9 @@ def test_templates_exist_in_all_three_languages() -> None:
         texts = {_render(key, lang) for lang in LANGUAGES}
         assert len(texts) == 3 or key == "found", key
     assert detect_language("¿dónde está mi pedido?") == "es"
+    # A greeting or thanks alone says its language (it was answered in English).
+    assert detect_language("hola") == "es" and detect_language("Bonjour !") == "fr"
+    assert detect_language("ok", previous="fr") == "fr"
     assert detect_language("ok", "fr") == "fr"
 
 
