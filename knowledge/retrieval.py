@@ -3,9 +3,10 @@ fusion, and the seam where a reranker plugs in."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal, Protocol, get_args
+from typing import Any, Final, Literal, Protocol, get_args
 
 from knowledge.coverage import CoverageMethod
 from knowledge.documents import ChunkMetadata
@@ -171,11 +172,26 @@ __all__ = [
 ]
 
 
+_MARKUP: Final = (
+    (re.compile(r"^(?:[-*+]|\d+[.)]|#{1,6})\s+"), ""),  # list bullets, numbers and headings
+    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # [text](url) -> text
+    (re.compile(r"(\*\*|__|\*|`)(?=\S)(.+?)(?<=\S)\1"), r"\2"),  # **bold**, *em*, `code`
+)
+
+
+def plain_text(line: str) -> str:
+    """One line of a Markdown document as a chat reply shows it: no bullets, emphasis marks or
+    link targets ("- **PayPal.**" -> "PayPal.")."""
+    for pattern, replacement in _MARKUP:
+        line = pattern.sub(replacement, line)
+    return line
+
+
 def passage_excerpt(text: str, limit: int = 320) -> str:
     """A passage's body to quote: its breadcrumb line ("Doc > Section") dropped, cut at a sentence end
     near ``limit`` characters (or at a word, with an ellipsis, when no sentence ends late enough)."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    body = " ".join(lines[1:] if len(lines) > 1 else lines)
+    body = " ".join(plain_text(line) for line in (lines[1:] if len(lines) > 1 else lines))
     if len(body) <= limit:
         return body
     cut = body[:limit]

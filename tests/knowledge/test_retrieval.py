@@ -13,6 +13,7 @@ from knowledge import (
     Passage,
     reciprocal_rank_fusion,
 )
+from knowledge.retrieval import passage_excerpt, plain_text
 from tests.knowledge.conftest import KBFactory, ShopKB
 
 
@@ -152,3 +153,18 @@ def test_filters_as_chroma_where_clauses() -> None:
     assert Filters(doc_type=["faq", "policy"], language="en").where() == {
         "$and": [{"doc_type": {"$in": ["faq", "policy"]}}, {"language": "en"}]
     }
+
+
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [
+        ("- **Credit cards:** Visa and Discover.", "Credit cards: Visa and Discover."),
+        ("1. See [our FAQ](https://shop.example/faq) for *more*.", "See our FAQ for more."),
+        ("## Refund timing", "Refund timing"),
+        ("Sizes 3*4 and a_b stay as written", "Sizes 3*4 and a_b stay as written"),
+    ],
+)
+def test_a_quoted_line_reads_as_text_not_markup(line: str, shown: str) -> None:
+    # The widget and the terminal show replies as text: "**UPS**" reached customers as written.
+    assert plain_text(line) == shown
+    assert passage_excerpt(f"Doc > Section\n{line}") == shown
