@@ -14,6 +14,25 @@ from agent.runner import Agent, TurnResult
 LLMOption = Annotated[str, typer.Option("--llm", help="Who writes replies: none, local or openai.")]
 
 
+def _done_and_checked(result: TurnResult) -> tuple[list[str], list[str]]:
+    """The writes that ran this turn, and the look-ups; a write the tools only checked (held for
+    the customer's yes, or refused) was not done, so it is in neither."""
+    from tools import spec
+
+    done, checked = [], []
+    for call in result.tool_calls:
+        try:
+            kind = spec(str(call["name"])).kind
+        except KeyError:
+            kind = "read"
+        if kind == "write":
+            if call.get("ok"):
+                done.append(str(call["name"]))
+        elif str(call["name"]) not in checked:
+            checked.append(str(call["name"]))
+    return done, checked
+
+
 def _show(console: Console, result: TurnResult) -> None:
     if result.reply:
         console.print(f"[bold green]concierge[/]: {result.reply}")
@@ -34,8 +53,11 @@ def _show(console: Console, result: TurnResult) -> None:
         f"route {result.route}",
         f"lang {result.language}",
     )
-    if result.tools:
-        info.add_row("tools " + ", ".join(result.tools))
+    done, checked = _done_and_checked(result)
+    if done:
+        info.add_row("[bold]done[/] " + ", ".join(done))
+    if checked:
+        info.add_row("[dim]looked up " + ", ".join(checked) + "[/]")
     if result.citations:
         info.add_row("citations " + ", ".join(result.citations))
     if result.escalated:
@@ -107,7 +129,9 @@ def _converse(console: Console, agent: Agent, thread_id: str, llm: str) -> None:
     """Read lines until /quit or the end of input; show each turn."""
     import json
 
-    console.print(f"[dim]conversation {thread_id} (llm: {llm}); /quit to leave[/]")
+    console.print(
+        f"[dim]conversation {thread_id} (llm: {llm}); /help for commands, /quit to leave[/]"
+    )
     while True:
         try:
             text = console.input("[bold cyan]you[/]: ").strip()
@@ -117,6 +141,17 @@ def _converse(console: Console, agent: Agent, thread_id: str, llm: str) -> None:
             continue
         if text in ("/quit", "/exit"):
             break
+        # Commands are the terminal's own: none of them reaches the agent.
+        if text == "/help":
+            console.print(_HELP)
+            continue
+        if text == "/reset":
+            thread_id = uuid.uuid4().hex[:12]
+            console.print(f"[dim]new conversation {thread_id}[/]")
+            continue
+        if text == "/tickets":
+            _show_tickets(console, agent)
+            continue
         if text.startswith(("/approve", "/reject", "/edit")):
             command, _, rest = text.partition(" ")
             decision: dict[str, object] = {"action": command[1:]}
@@ -126,4 +161,33 @@ def _converse(console: Console, agent: Agent, thread_id: str, llm: str) -> None:
                 decision["reason"] = rest
             _show(console, agent.resume(thread_id, decision))
             continue
+        if text.startswith("/") and " " not in text:
+            console.print(f"[yellow]unknown command {text}[/]: /help lists them")
+            continue
         _show(console, agent.send(thread_id, text))
+
+
+_HELP = """[bold]commands[/] (never sent to the agent)
+  /help      this list
+  /reset     start a new conversation
+  /tickets   the open tickets: conversations waiting for a person
+  /approve   approve the write a human must approve; /reject [reason]; /edit JSON
+  /quit      leave (also /exit, Ctrl-D)"""
+
+
+def _show_tickets(console: Console, agent: Agent) -> None:
+    from tools.models import TicketStatus
+    from tools.tickets import list_tickets
+
+    store = agent.context.store
+    tickets = list_tickets(store, status=TicketStatus.OPEN, limit=20) if store is not None else []
+    if not tickets:
+        console.print("[dim]no open tickets[/]")
+        return
+    table = Table("ticket", "severity", "customer", "why")
+    for t in tickets:
+        table.add_row(
+            f"#{t['ticket_id']}", str(t["severity"]), str(t["customer_id"] or "-"),
+            str(t["summary"] or "").splitlines()[0][:80] if t["summary"] else "",
+        )  # fmt: skip
+    console.print(table)

@@ -53,6 +53,7 @@ def test_chat_cancels_an_order_and_hands_over_to_a_human(store: Store, chat_env:
         "yes",
         "I want to talk to a human",
         "hello? is anyone there?",
+        "/tickets",
         "/quit",
     )
     assert "conversation t1 (llm: none)" in out
@@ -63,12 +64,24 @@ def test_chat_cancels_an_order_and_hands_over_to_a_human(store: Store, chat_env:
     assert "goal cancel_order" in out and "route authenticate" in out
     assert "email" in replies[0]
     assert "yes/no" in replies[2]
-    assert "cancelled" in replies[3].lower() and "tools " in out
-    assert "cancel_pending_order" in out
+    assert "cancelled" in replies[3].lower()
+    # What was done is shown once, on the turn it ran: the check before the yes did nothing.
+    assert len(re.findall(r"done cancel_pending_order", out)) == 1
     assert order_status(store, order.id) == "cancelled"
     assert re.search(r"escalated ticket #\d+ \(customer_asked_for_human\)", out)
     # Handed off: the agent says nothing more (five replies to six messages), and says who has it.
     assert re.search(r"with a human \(ticket #\d+\): the agent stays silent", out)
+    # /tickets lists the open one, and is not sent to the agent (no sixth reply).
+    ticket = re.search(r"escalated ticket #(\d+)", out)
+    assert ticket is not None and re.search(rf"#{ticket.group(1)}\b.*{customer.id}", out)
+
+
+def test_chat_commands_stay_in_the_terminal(store: Store, chat_env: Path) -> None:
+    out = _chat(store, chat_env, "/help", "/reset", "/frobnicate", "/quit")
+    assert "/tickets" in out and "/reset" in out  # the help lists the commands
+    assert re.search(r"new conversation [0-9a-f]{12}", out)
+    assert "unknown command /frobnicate" in out
+    assert "concierge: " not in out  # none of them reached the agent
 
 
 def test_chat_continues_a_conversation_from_its_checkpoint(store: Store, chat_env: Path) -> None:
