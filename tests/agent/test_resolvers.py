@@ -114,6 +114,9 @@ _ITEMS = [
         ("the red helmet", ["Cycling Helmet"]),
         ("I want to return something", []),
         ("the water bottle", []),  # not in this order: nothing is guessed
+        # "both" of options is not both items (tau2 task 74 exchanged every item of an order).
+        ("exchange it for an i9 CPU and 256GB SSD, both in silver color", []),
+        ("return both of them", [i["name"] for i in _ITEMS]),
     ],
 )
 def test_exactly_the_items_named(text: str, names: list[str]) -> None:
