@@ -88,9 +88,12 @@ class PIIFilter(logging.Filter):
         return True
 
 
+PAYMENT_METHOD_ID: Final = re.compile(r"\b(?:credit_card|gift_card|paypal)_\d+\b")
+"""A payment method's id as the shop stores it; a customer knows it as "your Visa ending 7183"."""
+
 # What a reply must never show a customer: the shop's internal ids and the machinery around them.
 _INTERNAL: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
-    ("payment method id", re.compile(r"\b(?:credit_card|gift_card|paypal)_\d+\b")),
+    ("payment method id", PAYMENT_METHOD_ID),
     ("user id", re.compile(r"\b[a-z]+_[a-z]+_\d{4}\b")),
     ("document reference", re.compile(r"\.md#|\[[\w./-]+\.md\b")),
     ("field dump", re.compile(r"\b[a-z]+_[a-z_]+: [^;\n]+;")),

@@ -248,10 +248,6 @@ _ACTION_VERBS: Final[dict[str, str]] = {
     "exchange_item": r"exchang\w*|swap\w*",
     "cancel_order": r"cancel\w*",
 }
-_NEGATION: Final = (
-    r"(?:without(?: having)? to|without|no need to|(?:don'?t|do not|never) (?:want|need|have) to|"
-    r"not (?:to|want to|have to))"
-)
 
 
 def _only_negated(goal: Goal | None, folded: str) -> bool:
@@ -259,9 +255,11 @@ def _only_negated(goal: Goal | None, folded: str) -> bool:
     verb = _ACTION_VERBS.get(str(goal))
     if verb is None:
         return False
-    named = re.findall(rf"\b(?:{verb})\b", folded)
-    negated = re.findall(rf"\b{_NEGATION}\s+(?:{verb})\b", folded)
-    return bool(named) and len(negated) == len(named)
+    named = list(re.finditer(rf"\b(?:{verb})\b", folded))
+    # Negated as request_parts reads it: "without having to", "don't want to" just before.
+    return bool(named) and all(
+        _NEGATED.search(folded[max(0, m.start() - 30) : m.start()]) for m in named
+    )
 
 
 # A question about the shop's rules in general: "can I exchange an item for a different size?",

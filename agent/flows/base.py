@@ -19,7 +19,7 @@ from langchain_core.messages import AnyMessage, HumanMessage
 from langgraph.config import get_config
 
 from agent.goals import Goal, Slot
-from agent.guardrails import order_ids
+from agent.guardrails import PAYMENT_METHOD_ID, order_ids
 from agent.resolvers import (
     candidate_orders,
     named_items,
@@ -227,13 +227,10 @@ def refuse(state: State, turn: Turn, outcome: ToolOutcome, **fields: Any) -> Upd
         return fail(state, turn, draft, **fields)
     # Any other rule in the tool's words, with the customer's payment methods named as they know
     # them ("your Visa ending 7183", never its id).
-    reason = _PM_ID.sub(
+    reason = PAYMENT_METHOD_ID.sub(
         lambda m: turn.pm_words(m.group(0)), error.message if error else outcome.text
     )
     return fail(state, turn, render("refused", state.language, reason=reason), **fields)
-
-
-_PM_ID: Final = re.compile(r"\b(?:credit_card|gift_card|paypal)_\d+\b")
 
 
 _ACTIONS: Final = frozenset({"cancelled", "modified", "returned", "exchanged"})
