@@ -94,25 +94,21 @@ def ingest(
         bool,
         typer.Option(
             "--defaults",
-            help="Ingest the demo shop's docs, the tau2 policy (if the shared data is there) and "
-            "the store's catalog.",
+            help="Ingest the demo shop's own docs and the store's catalog (customer-facing only: "
+            "tau2's agent policy belongs to the tau2 evaluation shop; ingest it by path).",
         ),
     ] = False,
     store_url: StoreOption = None,
 ) -> None:
     """Add or refresh documents; unchanged files cost nothing, files gone from a folder are removed."""
     from tools.demo import demo_docs_dir
-    from tools.settings import get_settings
     from tools.store import open_store
 
     targets = list(paths or [])
     if defaults:
+        # What a customer is quoted: the shop's own policies and FAQ, each a readable page at
+        # /help/demo/<name>. tau2's policy is written for agents, not customers, and is not served.
         targets.append(demo_docs_dir())
-        policy = get_settings().tau2_dir / "policy.md"
-        if policy.is_file():
-            targets.append(policy)
-        else:
-            console.print(f"[yellow]No tau2 policy at {policy}; skipping it.[/yellow]")
         catalog = True
     if not targets and not catalog:
         raise typer.BadParameter("give files or folders to ingest, --catalog, or --defaults")
