@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -43,6 +44,12 @@ class Context:
     llm_routes: Literal["fallback", "requests"] = "fallback"
     """When the LLM chooses the flow (``Settings.agent_llm_routes``)."""
     llm_timeout_s: float = 20.0
+    llm_turn_budget_s: float | None = None
+    """How long a served turn waits for the LLM (``Settings.llm_turn_budget_s``): a channel sets
+    ``turn_deadline`` from it. None: no limit but ``llm_timeout_s`` a call (offline evaluations)."""
+    turn_deadline: float | None = None
+    """The ``time.monotonic()`` instant after which this turn starts no LLM call and waits for no
+    first words from one: it answers from templates instead."""
     prompt_tokens: int = 3000
     """Token budget of one LLM prompt (history is trimmed to fit)."""
     history_messages: int = 30
@@ -54,6 +61,12 @@ class Context:
     classifier: Classifier | None = None
     kb: KnowledgeBase | None = None
     llm: LLM | None = None
+
+    def for_turn(self, conversation_id: str, **overrides: Any) -> Context:
+        """This context for one turn of ``conversation_id``: its LLM budget starts now."""
+        budget = self.llm_turn_budget_s
+        deadline = time.monotonic() + budget if budget is not None else None
+        return replace(self, conversation_id=conversation_id, turn_deadline=deadline, **overrides)
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> Context:
@@ -68,6 +81,7 @@ class Context:
             llm_mode=settings.agent_llm,
             llm_routes=settings.agent_llm_routes,
             llm_timeout_s=settings.llm_timeout_s,
+            llm_turn_budget_s=settings.llm_turn_budget_s,
             prompt_tokens=settings.llm_prompt_tokens,
             history_messages=settings.agent_history_messages,
         )

@@ -12,8 +12,11 @@ import concurrent.futures
 import importlib
 import json
 import logging
+import queue
 import re
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -179,6 +182,21 @@ SUMMARY_PROMPT = """Summarise this support conversation in at most 5 short lines
 the order ids involved, what was done and what is still open."""
 
 
+_MIN_CALL_S = 0.25
+"""Below this much time left in a turn, an LLM call is not started."""
+
+_END = object()
+"""Marks the end of a streamed rewrite."""
+
+
+class WriterFailed(RuntimeError):
+    """The writer gave no usable rewrite: the draft is sent instead."""
+
+
+class Ungrounded(WriterFailed):
+    """The rewrite says what the evidence does not support (or shows an internal id)."""
+
+
 def _tokens(text: str) -> int:
     """Tokens of ``text``, counted so no model's window is overrun: tiktoken's count, plus two
     thirds of a token a digit (tiktoken packs three digits in a token, Qwen's tokenizer one, and
@@ -234,9 +252,22 @@ class LLM:
     ) -> None:
         self.close()
 
-    def _call(self, runnable: Any, messages: list[AnyMessage]) -> Any:
+    def _timeout(self, deadline: float | None) -> float:
+        """Seconds a call may take: the LLM's timeout, or less where the turn's ``deadline`` (a
+        ``time.monotonic()`` instant) comes first. Raises ``TimeoutError`` when it has passed."""
+        if deadline is None:
+            return self.timeout_s
+        left = deadline - time.monotonic()
+        if left < _MIN_CALL_S:
+            raise TimeoutError("no time left in the turn for the LLM")
+        return min(self.timeout_s, left)
+
+    def _call(
+        self, runnable: Any, messages: list[AnyMessage], deadline: float | None = None
+    ) -> Any:
+        timeout = self._timeout(deadline)
         future = self._pool.submit(runnable.invoke, messages)
-        return future.result(timeout=self.timeout_s)
+        return future.result(timeout=timeout)
 
     def fit(self, system: str, history: Sequence[AnyMessage]) -> list[AnyMessage]:
         """System prompt plus as much recent history as the token budget holds."""
@@ -256,6 +287,8 @@ class LLM:
         customer_id: str | None,
         choices: Choices | None = None,
         steps: Sequence[Step] | None = None,
+        *,
+        deadline: float | None = None,
     ) -> Plan | None:
         """The model's validated next step among ``steps`` (the read tools when None), or None when
         it fails, times out or plans nonsense.
@@ -282,7 +315,7 @@ class LLM:
             if self.native_tools:
                 tools = step_tools(steps, choices)
                 message = self._call(
-                    self.chat_model.bind_tools(tools, tool_choice="required"), messages
+                    self.chat_model.bind_tools(tools, tool_choice="required"), messages, deadline
                 )
                 plan = _from_tool_call(message)
             else:
@@ -293,7 +326,7 @@ class LLM:
                 constrained = self.chat_model.bind(
                     response_format={"type": "json_object", "schema": schema}
                 )
-                raw = json.loads(str(self._call(constrained, messages).content))
+                raw = json.loads(str(self._call(constrained, messages, deadline).content))
                 plan = Plan.model_validate(as_plan_fields(raw))
             return validate_plan(plan, steps, choices)
         except Exception as exc:  # any provider failure falls back to the templated path
@@ -324,6 +357,61 @@ class LLM:
             return None
         text = message.content
         return text.strip() if isinstance(text, str) and text.strip() else None
+
+    def write_stream(
+        self, draft: str, language: str, *, deadline: float | None = None
+    ) -> Iterator[str]:
+        """:meth:`write` as the model produces it: the rewrite's text in pieces.
+
+        Raises :class:`WriterFailed` when the model fails, stalls, stops at its token cap or writes
+        nothing; the caller then sends the draft. ``deadline`` (a ``time.monotonic()`` instant)
+        bounds the wait for the first piece, so a slow model costs the turn at most that; once text
+        flows, each piece may take the LLM's timeout. Leaving the loop early stops the model."""
+        name = _LANGUAGE_NAMES.get(language, "English")
+        prompt = f"Language: {name}\nDraft reply:\n{draft}"
+        writer = self.chat_model.bind(max_tokens=writer_max_tokens(draft))
+        messages = self.fit(WRITER_PROMPT, [HumanMessage(prompt)])
+        try:
+            first_wait = self._timeout(deadline)
+        except TimeoutError as exc:
+            raise WriterFailed(str(exc)) from None
+        pieces: queue.Queue[Any] = queue.Queue()
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                for chunk in writer.stream(messages):
+                    if stop.is_set():
+                        return  # closing the stream ends the request: the server stops writing
+                    pieces.put(chunk)
+                pieces.put(_END)
+            except Exception as exc:
+                pieces.put(exc)
+
+        self._pool.submit(produce)
+        wrote = False
+        finish = None
+        try:
+            while True:
+                try:
+                    chunk = pieces.get(timeout=self.timeout_s if wrote else first_wait)
+                except queue.Empty:
+                    raise WriterFailed("the model is too slow") from None
+                if chunk is _END:
+                    break
+                if isinstance(chunk, Exception):
+                    raise WriterFailed(type(chunk).__name__) from chunk
+                finish = chunk.response_metadata.get("finish_reason") or finish
+                text = chunk.content if isinstance(chunk.content, str) else ""
+                if text:
+                    wrote = wrote or bool(text.strip())
+                    yield text
+        finally:
+            stop.set()
+        if finish == "length":
+            raise WriterFailed("the rewrite stopped at its token cap")
+        if not wrote:
+            raise WriterFailed("the rewrite is empty")
 
     def summarise(self, messages: Sequence[AnyMessage]) -> str | None:
         transcript = "\n".join(f"{m.type}: {m.content}" for m in messages)

@@ -12,7 +12,7 @@ import functools
 import json
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Final, cast
 
@@ -39,9 +39,9 @@ from agent.flows.base import (
     status_text,
 )
 from agent.goals import Goal
-from agent.guardrails import agent_logger, check_grounding, order_ids
+from agent.guardrails import agent_logger, check_grounding, internal_text, order_ids
 from agent.language import detect_language
-from agent.llm import read_steps
+from agent.llm import Ungrounded, WriterFailed, read_steps
 from agent.resolvers import (
     IdentityClues,
     candidate_orders,
@@ -590,7 +590,13 @@ def _plan(state: State, services: Services) -> dict[str, Any] | None:
         turn = Turn(state, services)
         focus = " ".join([*state.slots.get("said", []), last_user_text(state)])
         choices = customer_choices(turn.user(), turn.value, focus=focus)
-    plan = llm.plan(list(state.messages), state.customer_id, choices, planner_steps())
+    plan = llm.plan(
+        list(state.messages),
+        state.customer_id,
+        choices,
+        planner_steps(),
+        deadline=services.ctx.turn_deadline,
+    )
     if plan is None:
         return None
     named = order_ids(last_user_text(state))
@@ -1156,29 +1162,67 @@ def _evidence(state: State) -> list[str]:
 
 
 def respond(state: State, runtime: Runtime[Context]) -> Update:
-    """With an LLM, rewrite the templated draft in the customer's language.
+    """With an LLM, rewrite the templated draft in the customer's language, streaming it.
 
     The writer runs where the draft reports something (an order's status, a refund, stock, a policy,
     a tool's answer). It is skipped where it can add nothing: a draft that asks the customer for
     something (to rephrase, a missing detail, their identity, a yes or no to a write) or tells them
     a human takes over is a fixed template, written out in each language the agent speaks, so a
     rewrite could only change what is asked, and for a confirmation what the customer agrees to.
-    A rewrite that drops the draft's order number (which of their orders the answer is about) is not
-    used either: the draft is sent."""
-    llm = resolve(runtime.context).llm
+
+    Each sentence of the rewrite goes to the graph's ``custom`` stream as ``{"sentence": ...}`` as
+    soon as it is written and has passed the grounding check the guard applies to the whole reply,
+    so a channel can show it at once. A rewrite that fails (a sentence the evidence does not
+    support, shows an internal id, drops the draft's order number, or the model is slow or cut off)
+    is not used: the stream gets ``{"reset": True}`` if it had been sent part of it, and the draft
+    is sent."""
+    context = runtime.context
+    llm = resolve(context).llm
     if llm is None or state.route == "silent" or not state.draft or state.llm_draft:
         return {"llm_used": bool(state.llm_draft)}
     if _asks_or_hands_off(state):
         return {}
+    send = runtime.stream_writer
+    evidence = [*_evidence(state), state.draft]
     started = time.perf_counter()
-    written = llm.write(state.draft, state.language)
-    log.info("writer took %.0f ms", (time.perf_counter() - started) * 1000)
-    if written is None:
+    written, shown = "", 0  # the rewrite so far, and how much of it the stream has been sent
+    try:
+        for piece in llm.write_stream(state.draft, state.language, deadline=context.turn_deadline):
+            written = (written + piece).lstrip()
+            for end in _SENTENCE_END.finditer(written, shown):
+                shown = _send(written[shown : end.end()], evidence, send, shown)
+        written = written.rstrip()
+        if shown < len(written):
+            shown = _send(written[shown:], evidence, send, shown)
+        if not order_ids(state.draft) <= order_ids(written):
+            raise WriterFailed("the rewrite dropped an order number")
+    except WriterFailed as exc:
+        log.warning("rewrite not used (%s): the draft is sent", exc)
+        if shown:
+            send({"reset": True})
+        if isinstance(exc, Ungrounded):
+            return {"grounded": False, "ungrounded_replies": state.ungrounded_replies + 1}
         return {"llm_failures": state.llm_failures + 1}
-    if not order_ids(state.draft) <= order_ids(written):
-        log.warning("the rewrite dropped an order number: the draft is sent")
-        return {}
+    finally:
+        log.info("writer took %.0f ms", (time.perf_counter() - started) * 1000)
     return {"llm_draft": written, "llm_used": True}
+
+
+_SENTENCE_END: Final = re.compile(r"(?<=[.!?:])\s+|\n+")
+"""Where one sentence of a streamed rewrite ends and the next begins."""
+
+
+def _send(sentence: str, evidence: list[str], send: Callable[[Any], None], shown: int) -> int:
+    """Send ``sentence`` (the rewrite's text from ``shown`` on, separator included) once it may be
+    shown to the customer, and return where the sent text now ends; raise :class:`WriterFailed`
+    when it may not."""
+    grounding = check_grounding(sentence, evidence)
+    if not grounding.ok:
+        raise Ungrounded("unsupported: " + ", ".join(grounding.unsupported))
+    if leaked := internal_text(sentence):
+        raise Ungrounded("internal text: " + ", ".join(leaked))
+    send({"sentence": sentence})
+    return shown + len(sentence)
 
 
 def _asks_or_hands_off(state: State) -> bool:
@@ -1198,7 +1242,7 @@ def guard(state: State, runtime: Runtime[Context]) -> Update:
     candidate = state.llm_draft or state.draft
     evidence = [*_evidence(state), state.draft]
     check = check_grounding(candidate, evidence)
-    update: Update = {"grounded": check.ok}
+    update: Update = {"grounded": state.grounded and check.ok}
     if not check.ok:
         log.warning("ungrounded reply replaced: %s", ", ".join(check.unsupported))
         update["ungrounded_replies"] = state.ungrounded_replies + 1

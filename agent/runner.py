@@ -3,7 +3,7 @@ agent made of it; resume a paused approval. Used by the terminal chat, the bench
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.messages import HumanMessage
@@ -59,7 +59,7 @@ class Agent:
         return {"configurable": {"thread_id": thread_id}}
 
     def _context(self, thread_id: str) -> Context:
-        return replace(self.context, conversation_id=thread_id)
+        return self.context.for_turn(thread_id)
 
     def send(self, thread_id: str, text: str) -> TurnResult:
         """The agent's answer to the customer's ``text`` on conversation ``thread_id``."""

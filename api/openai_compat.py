@@ -109,6 +109,11 @@ async def chat_completions(
             if event.event == "delta":
                 delta = {"content": event.data["text"]}
                 yield ServerSentEvent(_chunk(completion_id, created, delta, None), sep="\n")
+            elif event.event == "reset":
+                # OpenAI's stream cannot take text back: the reply sent instead follows after a
+                # blank line (rare: what was sent had passed the grounding check).
+                delta = {"content": "\n\n"}
+                yield ServerSentEvent(_chunk(completion_id, created, delta, None), sep="\n")
             elif event.event == "error":
                 error = {"error": {"type": "server_error", **event.data}}
                 yield ServerSentEvent(json.dumps(error), sep="\n")

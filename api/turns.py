@@ -1,13 +1,16 @@
 """One customer message through the agent, as a sequence of events a channel can stream or collect.
 
-Events, in order: ``step`` (each thing the agent did, in words), ``citation`` (each passage the reply
-cites, as a link), ``delta`` (the reply's text, in pieces), ``handoff`` (when a person takes over, must
-approve a request, or was told), and ``done`` (the whole reply, the same body the JSON endpoint
+Events, in order: ``step`` (each thing the agent did, in words), ``delta`` (the reply's text, in
+pieces, as it is written), ``citation`` (each passage the reply cites, as a link: before the text on
+the templated path, after the sentences an LLM streamed), ``handoff`` (when a person takes over,
+must approve a request, or was told), and ``done`` (the whole reply, the same body the JSON endpoint
 returns). A failure ends with ``error`` instead of ``done``. Every event's data is one of the
 customer-facing models of :mod:`api.replies`; the agent's own record of the turn stays on the server.
 
-The reply's text is sent only after the agent's grounding check has passed it, so a client never
-shows a claim the check would have withdrawn.
+The reply's text is sent only after the agent's grounding check has passed it, sentence by sentence
+where the LLM writes it, so a client never shows a claim the check would refuse. Should the whole
+rewrite be withdrawn after some of it was sent (it dropped the order's number, say), a ``reset``
+event (no data) comes before the reply that replaces it: the client clears the text so far.
 """
 
 from __future__ import annotations
@@ -46,17 +49,31 @@ class TurnEvent:
 
 
 def run_turn(agent: Agent, grant: Grant, text: str) -> Iterator[TurnEvent]:
-    """The events of the agent answering ``text`` in the granted conversation (blocking)."""
+    """The events of the agent answering ``text`` in the granted conversation (blocking).
+
+    The LLM's rewrite is streamed sentence by sentence as the agent's grounding check passes each
+    one. In the rare turn where the check then withdraws it, a ``reset`` event tells the client to
+    clear what it was sent, and the reply actually sent follows as new ``delta`` events."""
     thread = grant.conversation_id
     # The identity the channel verified reaches the agent through its documented context field.
-    context = replace(agent.context, conversation_id=thread, verified_customer_id=grant.customer_id)
+    context = agent.context.for_turn(thread, verified_customer_id=grant.customer_id)
     message: Any = {"messages": [HumanMessage(text)]}
     seen_tools = 0
     language = "en"
-    for update in agent.graph.stream(
-        message, Agent.config(thread), context=context, stream_mode="updates"
+    streamed = ""
+    chunk: Any
+    for mode, chunk in agent.graph.stream(
+        message, Agent.config(thread), context=context, stream_mode=["updates", "custom"]
     ):
-        for values in update.values():
+        if mode == "custom":
+            if chunk.get("reset"):
+                streamed = ""
+                yield TurnEvent("reset", {})
+            elif sentence := replies.strip_citation_markers(chunk.get("sentence", "")):
+                streamed += sentence
+                yield from _deltas(sentence)
+            continue
+        for values in chunk.values():
             if not isinstance(values, dict):
                 continue  # an interrupt: reported below from the checkpoint
             language = values.get("language") or language
@@ -70,13 +87,21 @@ def run_turn(agent: Agent, grant: Grant, text: str) -> Iterator[TurnEvent]:
     reply = replies.reply(thread, result)
     for citation in reply.citations:
         yield TurnEvent("citation", citation.model_dump())
-    for piece in _PIECES.findall(reply.reply):
-        yield TurnEvent("delta", {"text": piece})
+    if reply.reply.startswith(streamed):
+        yield from _deltas(reply.reply[len(streamed) :])
+    elif reply.reply != streamed.rstrip():
+        yield TurnEvent("reset", {})
+        yield from _deltas(reply.reply)
     state = replies.handoff_state(result)
     if state is not None:
         handoff = replies.Handoff(state=state, ticket_id=result.ticket_id)
         yield TurnEvent("handoff", handoff.model_dump())
     yield TurnEvent("done", reply.model_dump(), result)
+
+
+def _deltas(text: str) -> Iterator[TurnEvent]:
+    for piece in _PIECES.findall(text):
+        yield TurnEvent("delta", {"text": piece})
 
 
 def record_approval(agent: Agent, conversation_id: str, result: TurnResult) -> TurnResult:

@@ -430,6 +430,7 @@ def play(
                     kb=shops.kb(conversation.db),
                     llm=llm,
                     llm_mode=llm.name if llm is not None else "none",
+                    llm_turn_budget_s=None,  # quality is measured without the serving budget
                     verified_customer_id=conversation.customer.user_id
                     if conversation.customer
                     else None,

@@ -705,6 +705,7 @@ def run_tau2(
                 kb=kb,
                 llm=llm,
                 llm_mode=llm.name if llm is not None else "none",
+                llm_turn_budget_s=None,  # the agent is measured without the serving budget
             )
             with open_checkpointer(f"sqlite:///{tmp}/checkpoints-{thread}.db") as checkpointer:
                 yield Agent(context, checkpointer.saver)

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, SystemMessage
+from langchain_core.outputs import ChatGenerationChunk
 
 from agent.choices import Choices, plan_schema, step_tools
 from agent.llm import (
@@ -42,7 +43,18 @@ class ScriptedChatModel(GenericFakeChatModel):
     def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> Any:
         self.calls.append((list(messages), dict(kwargs)))
         time.sleep(self.delay_s)
-        return super()._generate(messages, *args, **kwargs)
+        result = super()._generate(messages, *args, **kwargs)
+        self.metadata_of_last = dict(result.generations[0].message.response_metadata)
+        return result
+
+    metadata_of_last: dict[str, Any] = {}
+
+    def _stream(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> Any:
+        yield from super()._stream(messages, *args, **kwargs)
+        # As an OpenAI-compatible server streams: the finish reason comes with the last chunk.
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(content="", response_metadata=self.metadata_of_last)
+        )
 
     def writer_calls(self) -> list[tuple[list[BaseMessage], dict[str, Any]]]:
         return [
@@ -504,3 +516,82 @@ def test_a_rewrite_that_loses_facts_or_is_cut_sends_the_draft(
     state = h.agent.state("c")
     assert r.reply == state.draft and order.id in r.reply and "delivered" in r.reply
     assert not state.llm_used
+
+
+class TrickleChatModel(ScriptedChatModel):
+    """Streams its scripted reply a word at a time, ``word_s`` apart, as a local model does."""
+
+    word_s: float = 0.0
+    produced_at: list[float] = []
+
+    def _stream(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> Any:
+        for chunk in super()._stream(messages, *args, **kwargs):
+            time.sleep(self.word_s)
+            self.produced_at.append(time.perf_counter())
+            yield chunk
+
+
+def _streamed(h: Any, thread: str, text: str) -> list[tuple[float, dict[str, Any]]]:
+    """What the graph's ``custom`` stream sent during one turn, each with when it came."""
+    from langchain_core.messages import HumanMessage
+
+    sent = []
+    for chunk in h.agent.graph.stream(
+        {"messages": [HumanMessage(text)]},
+        h.agent.config(thread),
+        context=h.agent.context.for_turn(thread),
+        stream_mode="custom",
+    ):
+        sent.append((time.perf_counter(), chunk))
+    return sent
+
+
+def test_a_rewrite_is_streamed_sentence_by_sentence_as_it_is_written(
+    make_agent: AgentFactory,
+) -> None:
+    order, customer = find_order(make_agent().store, "delivered")
+    rewrite = f"Good news! Your order {order.id} has been delivered. Anything else I can do?"
+    model = TrickleChatModel(messages=iter([AIMessage(rewrite)]), word_s=0.05)
+    h = make_agent(verified_customer_id=customer.id, llm=LLM(model))
+
+    sent = _streamed(h, "c", f"where is my order {order.id}?")
+
+    sentences = [chunk["sentence"] for _, chunk in sent]
+    assert "".join(sentences).strip() == rewrite == h.agent.result("c").reply
+    assert [s.strip() for s in sentences] == [
+        "Good news!",
+        f"Your order {order.id} has been delivered.",
+        "Anything else I can do?",
+    ]
+    # The first sentence reached the stream while the model was still writing the rest.
+    assert sent[0][0] < model.produced_at[-1] - 0.2
+
+
+def test_a_streamed_rewrite_withdrawn_midway_is_reset_and_the_draft_sent(
+    make_agent: AgentFactory,
+) -> None:
+    order, customer = find_order(make_agent().store, "delivered")
+    rewrite = f"Your order {order.id} has been delivered. We refunded $999.99 on 2020-01-01."
+    model = TrickleChatModel(messages=iter([AIMessage(rewrite)]))
+    h = make_agent(verified_customer_id=customer.id, llm=LLM(model))
+
+    sent = _streamed(h, "c", f"where is my order {order.id}?")
+
+    chunks = [chunk for _, chunk in sent]
+    assert chunks == [{"sentence": f"Your order {order.id} has been delivered. "}, {"reset": True}]
+    state = h.agent.state("c")
+    assert state.reply == state.draft and "$999.99" not in state.reply
+    assert state.ungrounded_replies == 1 and not h.agent.result("c").grounded
+
+
+def test_a_slow_model_costs_a_served_turn_its_budget_only(make_agent: AgentFactory) -> None:
+    order, customer = find_order(make_agent().store, "delivered")
+    model = scripted(AIMessage(f"Your order {order.id} was delivered."), delay_s=3.0)
+    h = make_agent(verified_customer_id=customer.id, llm=LLM(model), llm_turn_budget_s=0.5)
+
+    started = time.perf_counter()
+    r = h.agent.send("c", f"where is my order {order.id}?")
+
+    assert time.perf_counter() - started < 2.0  # the model's 3 s are not waited for
+    assert r.reply == h.agent.state("c").draft and order.id in r.reply
+    assert h.agent.state("c").llm_failures == 1
