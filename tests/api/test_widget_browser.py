@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -154,21 +155,30 @@ def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
     assert errors == [], f"JavaScript errors on the page: {errors}"
 
 
-def open_chat(page: Page) -> None:
-    page.get_by_role("button", name="Chat with us").click()
-    expect_visible(page.get_by_role("dialog", name=re.compile("support", re.I)))
+def open_chat(
+    page: Page,
+    launcher: str = "Chat with us",
+    title: str | re.Pattern[str] = re.compile("support", re.I),
+) -> None:
+    page.get_by_role("button", name=launcher).click()
+    expect_visible(page.get_by_role("dialog", name=title))
 
 
 def expect_visible(locator: Locator) -> None:
     locator.wait_for(state="visible", timeout=TIMEOUT_MS)
 
 
-def say(page: Page, text: str) -> None:
+def say(page: Page, text: str, box_label: str = "Message") -> None:
     """Type a message and send it with Enter, then wait until the answer has finished."""
     before = page.locator(".message").count()
-    box = page.get_by_role("textbox", name="Message")
+    box = page.get_by_role("textbox", name=box_label)
     box.fill(text)
     box.press("Enter")
+    wait_for_answer(page, before)
+
+
+def wait_for_answer(page: Page, before: int) -> None:
+    """Wait until the log shows more than ``before`` messages and the widget is no longer busy."""
     page.wait_for_function(
         """([before]) => {
             const root = document.getElementById('concierge-widget').shadowRoot;
@@ -189,6 +199,59 @@ def conversation_id(page: Page) -> str:
         "() => JSON.parse(Object.entries(sessionStorage).find(([k]) => k.endsWith(':anonymous'))[1])"
     )
     return str(stored["id"])
+
+
+def staff_client(live_server: LiveServer) -> httpx.Client:
+    """The human agents' API, with the staff key."""
+    auth = {"Authorization": f"Bearer {AGENT_KEY}"}
+    return httpx.Client(base_url=live_server.url, headers=auth, timeout=10)
+
+
+def handoff_ticket(live_server: LiveServer, cid: str) -> int:
+    """The open ticket of the handed-off conversation ``cid``."""
+    with staff_client(live_server) as client:
+        queue = client.get("/v1/agent/tickets", params={"status": "open"}).json()["tickets"]
+    [ticket] = [t for t in queue if t["conversation_id"] == cid]
+    return int(ticket["ticket_id"])
+
+
+def reply_as_person(live_server: LiveServer, ticket_id: int, text: str, name: str = "Dana") -> None:
+    """A human agent's reply on the ticket: the widget picks it up by polling the history."""
+    with staff_client(live_server) as client:
+        r = client.post(f"/v1/agent/tickets/{ticket_id}/reply", json={"text": text, "name": name})
+    assert r.status_code == 200, r.text
+
+
+@contextmanager
+def shop_page(
+    browser: Browser,
+    live_server: LiveServer,
+    *,
+    attrs: str = "",
+    html: str = '<html lang="en">',
+    head: str = "",
+    api: str | None = None,
+    origin: str | None = None,
+) -> Iterator[Page]:
+    """A page of the shop's own site (by default at its allowed origin) that embeds the widget,
+    with ``attrs`` on the script tag and ``head`` in the page's head."""
+    path = f"/page-{len(live_server.shop.pages)}"
+    live_server.shop.pages[path] = f"""<!doctype html>{html}<head><title>A shop</title>{head}</head>
+        <body><h1>A shop</h1>
+        <script src="{live_server.url}/widget.js" data-api="{api or live_server.url}" {attrs}
+            defer></script>
+        </body></html>"""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{origin or live_server.shop.origin}{path}")
+    try:
+        yield page
+    finally:
+        context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
 
 
 def test_a_policy_question_gets_a_streamed_answer_with_citation_links(page: Page) -> None:
@@ -268,16 +331,8 @@ def test_asking_for_a_human_shows_the_handoff_and_the_humans_reply(
     expect_visible(banner)
     assert "a person will answer here" in banner.inner_text().lower()
 
-    cid = conversation_id(page)
-    staff = {"Authorization": f"Bearer {AGENT_KEY}"}
-    with httpx.Client(base_url=live_server.url, headers=staff, timeout=10) as client:
-        queue = client.get("/v1/agent/tickets", params={"status": "open"}).json()["tickets"]
-        [ticket] = [t for t in queue if t["conversation_id"] == cid]
-        r = client.post(
-            f"/v1/agent/tickets/{ticket['ticket_id']}/reply",
-            json={"text": "Hi, this is Dana from support. <b>How can I help?</b>", "name": "Dana"},
-        )
-        assert r.status_code == 200, r.text
+    ticket_id = handoff_ticket(live_server, conversation_id(page))
+    reply_as_person(live_server, ticket_id, "Hi, this is Dana from support. <b>How can I help?</b>")
 
     human = page.locator(".message.agent")
     expect_visible(human)  # arrives by the widget's poll of the history
@@ -293,8 +348,8 @@ def test_asking_for_a_human_shows_the_handoff_and_the_humans_reply(
     assert banner.is_visible()
 
     # Handed back to the bot: the next poll ends the handoff state and shows the bot's word.
-    with httpx.Client(base_url=live_server.url, headers=staff, timeout=10) as client:
-        r = client.post(f"/v1/agent/tickets/{ticket['ticket_id']}/hand-back")
+    with staff_client(live_server) as client:
+        r = client.post(f"/v1/agent/tickets/{ticket_id}/hand-back")
         assert r.status_code == 200, r.text
     banner.wait_for(state="hidden", timeout=TIMEOUT_MS)
     assert page.locator(".message.concierge").count() == bot_said + 1
@@ -473,3 +528,326 @@ def test_an_agent_claims_and_answers_a_handoff_from_the_console(
     assert (last["role"], last["agent"], last["text"]) == ("agent", "Dana", text)
     context.close()
     assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Opening words, the customer's language, a person's reply, failures, reloads and the shop's brand
+
+
+def test_the_panel_opens_with_a_welcome_and_questions_to_start_with(page: Page) -> None:
+    open_chat(page)
+    welcome = page.locator(".log .intro")
+    expect_visible(welcome)
+    assert "how can we help" in welcome.inner_text().lower()
+    box = page.get_by_role("textbox", name="Message")
+    assert box.get_attribute("placeholder") == "Ask about an order, a return, shipping…"
+    group = page.get_by_role("group", name="Suggested questions")
+    chips = group.get_by_role("button")
+    assert chips.all_inner_texts() == [
+        "Where is my order?",
+        "What is your return policy?",
+        "How long does shipping take?",
+    ]
+
+    # A chip sends its question, as if typed; the answer is a cited one.
+    chips.nth(1).click()
+    wait_for_answer(page, 0)
+    assert page.locator(".message.customer .text").all_inner_texts() == [
+        "What is your return policy?"
+    ]
+    answer = page.locator(".message.concierge").last
+    assert answer.get_by_role("list", name="Sources").locator("a").count() >= 1
+    assert group.is_hidden()  # they start a conversation; this one has started
+    assert welcome.is_visible()
+
+
+def test_the_widgets_words_follow_data_lang_else_the_pages_lang_else_english(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    # data-lang wins over the page's language.
+    with shop_page(browser, live_server, attrs='data-lang="fr"') as page:
+        assert page.locator("#concierge-widget").get_attribute("lang") == "fr"
+        open_chat(page, "Discuter avec nous", "Service client")
+        assert page.get_by_role("button", name="Fermer la discussion").is_visible()
+        assert page.get_by_role("log", name="Conversation").is_visible()
+        box = page.get_by_role("textbox", name="Message")
+        assert box.get_attribute("placeholder") == (
+            "Une question sur une commande, un retour, la livraison…"
+        )
+        assert page.get_by_role("button", name="Envoyer").is_visible()
+        assert page.locator(".intro").inner_text().startswith("Bonjour\u00a0!")
+        chips = page.get_by_role("group", name="Questions suggérées").get_by_role("button")
+        assert chips.all_inner_texts() == [
+            "Où en est ma commande\u00a0?",
+            "Quelle est votre politique de retour\u00a0?",
+            "Quels sont les délais de livraison\u00a0?",
+        ]
+
+    # No data-lang: the page's <html lang>, its region ignored.
+    with shop_page(browser, live_server, html='<html lang="es-ES">') as page:
+        open_chat(page, "Chatear con nosotros", "Atención al cliente")
+        box = page.get_by_role("textbox", name="Mensaje")
+        assert (
+            box.get_attribute("placeholder") == "Pregunte por un pedido, una devolución, el envío…"
+        )
+        assert page.get_by_role("button", name="Cerrar el chat").is_visible()
+        say(page, "What is your return policy?", "Mensaje")  # the labels are Spanish all the same
+        answer = page.locator(".message.concierge").last
+        assert answer.get_by_role("list", name="Fuentes").locator("a").count() >= 1
+        assert page.locator(".message.customer .who").last.inner_text() == "Usted"
+
+    # A language the widget does not speak, in either place: English.
+    with shop_page(browser, live_server, html='<html lang="de">', attrs='data-lang="it"') as page:
+        open_chat(page)
+        box = page.get_by_role("textbox", name="Message")
+        assert box.get_attribute("placeholder") == "Ask about an order, a return, shipping…"
+
+
+def log_shows(page: Page, selector: str) -> bool:
+    """Whether the log's visible part holds the whole of the (last) element ``selector`` matches,
+    or fills the log with it."""
+    shown: bool = page.evaluate(
+        """([selector]) => {
+            const root = document.getElementById('concierge-widget').shadowRoot;
+            const log = root.querySelector('.log').getBoundingClientRect();
+            const items = root.querySelectorAll(selector);
+            const item = items[items.length - 1].getBoundingClientRect();
+            return item.top >= log.top - 1 && (item.bottom <= log.bottom + 1 || item.top <= log.top + 1);
+        }""",
+        [selector],
+    )
+    return shown
+
+
+def test_a_persons_reply_scrolls_into_view_and_is_announced(
+    page: Page, live_server: LiveServer
+) -> None:
+    open_chat(page)
+    say(page, "I want to talk to a human")
+    expect_visible(page.get_by_role("status"))
+    ticket_id = handoff_ticket(live_server, conversation_id(page))
+    for n in range(4):  # the bot is silent while a person has the conversation
+        say(page, f"Here is more about my problem, part {n}. " + "It is a long story. " * 8)
+    # The customer scrolls back up to reread the start, and a person answers meanwhile.
+    overflow = page.evaluate(
+        """() => {
+            const log = document.getElementById('concierge-widget').shadowRoot.querySelector('.log');
+            log.scrollTop = 0;
+            return log.scrollHeight > log.clientHeight + 200;
+        }"""
+    )
+    assert overflow
+    assert not log_shows(page, ".message.customer")
+    reply_as_person(live_server, ticket_id, "Hi, this is Dana. I am looking at your order now.")
+    human = page.locator(".message.agent")
+    expect_visible(human)
+    page.wait_for_function(
+        "() => document.getElementById('concierge-widget').shadowRoot"
+        ".querySelector('.log').scrollTop > 0"
+    )
+    assert log_shows(page, ".message.agent")
+    # Open, the conversation log announces it: a polite live region, not busy, holding the reply.
+    log = page.get_by_role("log", name="Conversation")
+    assert log.get_attribute("aria-live") == "polite"
+    assert log.get_attribute("aria-busy") == "false"
+    assert log.locator(".message.agent").count() == 1
+
+    # Closed, the log is hidden from screen readers: a live region outside the panel says it.
+    page.keyboard.press("Escape")
+    text = "Your refund is on its way."
+    reply_as_person(live_server, ticket_id, text)
+    announcer = page.locator("[aria-live='polite'][aria-atomic='true']")
+    page.wait_for_function(
+        "([text]) => [...document.getElementById('concierge-widget').shadowRoot"
+        ".querySelectorAll('[aria-live=polite][aria-atomic=true]')]"
+        ".some((n) => n.textContent.includes(text))",
+        arg=[text],
+    )
+    assert announcer.inner_text() == f"New message from Dana (a person): {text}"
+    assert page.locator("#cw-panel [aria-live='polite'][aria-atomic='true']").count() == 0
+    launcher = page.get_by_role("button", name="Chat with us (new message)")
+    assert launcher.is_visible()
+    launcher.click()
+    assert log_shows(page, ".message.agent")
+
+
+def unsent(page: Page) -> Locator:
+    return page.locator(".message.customer.unsent")
+
+
+def test_with_the_service_down_the_message_stays_marked_not_sent(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))  # bound and never listening: connections to it are refused
+    api = f"http://127.0.0.1:{dead.getsockname()[1]}"
+    try:
+        with shop_page(browser, live_server, api=api) as page:
+            console: list[str] = []
+            page.on("console", lambda message: console.append(message.text))
+            open_chat(page)
+            say(page, "Where is my order?")
+            alert = page.get_by_role("alert")
+            assert alert.inner_text() == (
+                "The chat service is not answering right now. Your message was not sent; "
+                "try again in a moment."
+            )
+            mine = unsent(page)
+            assert mine.locator(".text").inner_text() == "Where is my order?"
+            assert "Not sent" in mine.inner_text()
+            assert page.locator(".message.concierge").count() == 0
+
+            # Retrying while it is still down: the same message, marked again, not a second copy.
+            mine.get_by_role("button", name="Retry").click()
+            expect_visible(unsent(page).get_by_role("button", name="Retry"))
+            assert page.locator(".message.customer").count() == 1
+            assert "not answering" in alert.inner_text()
+            assert not [line for line in console if "CORS_ORIGINS" in line]
+    finally:
+        dead.close()
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "notice"),
+    [
+        (503, {}, "The chat service is not answering right now."),
+        (429, {"Retry-After": "2"}, "You are sending messages too quickly. Wait 2 seconds"),
+    ],
+    ids=["server-error", "rate-limited"],
+)
+def test_a_refused_message_is_kept_and_its_retry_sends_it(
+    page: Page, status: int, headers: dict[str, str], notice: str
+) -> None:
+    def refuse(route: Any) -> None:
+        body = '{"error": {"code": "refused", "message": "Not now."}}'
+        route.fulfill(status=status, headers=headers, content_type="application/json", body=body)
+
+    open_chat(page)
+    page.route(re.compile(r"/messages/stream$"), refuse)
+    say(page, "What is your return policy?")
+    assert page.get_by_role("alert").inner_text().startswith(notice)
+    retry = unsent(page).get_by_role("button", name="Retry")
+    # Until Retry-After is up, retrying would only be refused again.
+    assert retry.is_disabled() == ("Retry-After" in headers)
+
+    page.unroute(re.compile(r"/messages/stream$"))
+    retry.click()  # waits until it is enabled
+    wait_for_answer(page, 1)
+    assert unsent(page).count() == 0 and page.get_by_role("alert").is_hidden()
+    assert page.locator(".message.customer .text").all_inner_texts() == [
+        "What is your return policy?"
+    ]
+    answer = page.locator(".message.concierge")
+    assert answer.count() == 1 and "return" in answer.inner_text().lower()
+
+
+def test_a_shop_origin_the_service_does_not_allow_is_named_for_its_developer(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    """The shop's site at an origin missing from the allowed ones (localhost, not 127.0.0.1): the
+    customer reads that the chat is unavailable, in their language; the console says what to fix."""
+    origin = live_server.shop.origin.replace("127.0.0.1", "localhost")
+    with shop_page(browser, live_server, attrs='data-lang="fr"', origin=origin) as page:
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        open_chat(page, "Discuter avec nous", "Service client")
+        say(page, "Bonjour, où en est ma commande ?")
+        assert page.get_by_role("alert").inner_text() == (
+            "La discussion n’est pas disponible sur cette page pour le moment. "
+            "Votre message n’a pas été envoyé."
+        )
+        mine = unsent(page)
+        assert "Non envoyé" in mine.inner_text()
+        assert mine.get_by_role("button", name="Réessayer").is_enabled()
+        [hint] = [line for line in errors if "CONCIERGE_API_CORS_ORIGINS" in line]
+        assert f'Add "{origin}"' in hint and live_server.url in hint
+
+
+def test_a_reload_keeps_the_replies_sources_as_links(page: Page) -> None:
+    open_chat(page)
+    say(page, "What is your return policy?")
+    sources = page.locator(".message.concierge").last.get_by_role("list", name="Sources")
+    links = sources.locator("a")
+    before = [(a.inner_text(), a.get_attribute("href")) for a in links.all()]
+    assert before
+    shown = page.locator(".message").all_inner_texts()
+
+    page.reload()
+    expect_visible(page.get_by_role("dialog", name=re.compile("support", re.I)))
+    expect_visible(sources)
+    after = [(a.inner_text(), a.get_attribute("href")) for a in links.all()]
+    assert after == before
+    assert page.locator(".message").all_inner_texts() == shown
+
+
+README = Path(__file__).resolve().parents[2] / "api" / "README.md"
+
+
+def test_the_shop_brands_the_widget_with_the_documented_css_properties(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    """Every colour the widget shows comes from a property in api/README.md's table, whose
+    defaults are the widget's; a shop that sets them all leaves none of the widget's own."""
+    table = dict(re.findall(r"^\| `(--cw-[a-z-]+)` \| `([^`]+)` \|", README.read_text(), re.M))
+    colours = {name: default for name, default in table.items() if default.startswith("#")}
+    assert {"--cw-accent", "--cw-focus", "--cw-font"} <= set(table)
+    ours = {name: f"rgb(1, {i}, 200)" for i, name in enumerate(sorted(colours), start=1)}
+    style = "".join(f"{name}: {value}; " for name, value in ours.items())
+    head = f"<style>#concierge-widget {{ {style} --cw-font: Georgia, serif; }}</style>"
+    read = """([names]) => {
+        const style = getComputedStyle(document.getElementById('concierge-widget'));
+        return names.map((name) => style.getPropertyValue(name).trim());
+    }"""
+
+    with shop_page(browser, live_server) as page:
+        assert page.evaluate(read, [list(table)]) == list(table.values())
+
+    with shop_page(browser, live_server, head=head) as page:
+        page.keyboard.press("Tab")  # the keyboard's focus ring, on the launcher
+        ring = page.evaluate(
+            "() => getComputedStyle(document.getElementById('concierge-widget')"
+            ".shadowRoot.activeElement).outlineColor"
+        )
+        assert ring == ours["--cw-focus"]
+        open_chat(page)
+        say(page, "What is your return policy?")
+        page.route(re.compile(r"/messages/stream$"), lambda route: route.fulfill(status=503))
+        say(page, "And for a gift?")  # not sent: the notice, the mark and Retry show
+        page.keyboard.press("Shift+Tab")  # from the message box back to Retry
+        used: list[list[str]] = page.evaluate(
+            """() => {
+                const host = document.getElementById('concierge-widget');
+                const out = [];
+                const name = (n) => n.tagName.toLowerCase() + (n.className ? '.' + n.className : '');
+                for (const node of [host, ...host.shadowRoot.querySelectorAll('*')]) {
+                    if (node.tagName === 'LINK') continue;
+                    const s = getComputedStyle(node);
+                    out.push([name(node), 'color', s.color], [name(node), 'background', s.backgroundColor]);
+                    for (const side of ['top', 'right', 'bottom', 'left']) {
+                        if (s.getPropertyValue(`border-${side}-style`) !== 'none'
+                            && parseFloat(s.getPropertyValue(`border-${side}-width`)) > 0) {
+                            const colour = s.getPropertyValue(`border-${side}-color`);
+                            out.push([name(node), `border-${side}`, colour]);
+                        }
+                    }
+                    if (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) {
+                        out.push([name(node), 'outline', s.outlineColor]);
+                    }
+                }
+                const box = host.shadowRoot.querySelector('textarea');
+                out.push(['placeholder', 'color', getComputedStyle(box, '::placeholder').color]);
+                out.push(['textarea', 'font', getComputedStyle(box).fontFamily]);
+                return out;
+            }"""
+        )
+        allowed = {*ours.values(), "rgba(0, 0, 0, 0)"}
+        stray = [row for row in used if row[1] != "font" and row[2] not in allowed]
+        assert stray == [], f"colours not from a documented property: {stray}"
+        shown = {row[2] for row in used}
+        assert {name for name, value in ours.items() if value not in shown} == set()
+        assert ["textarea", "font", "Georgia, serif"] in used
+        assert ["button.retry", "outline", ours["--cw-focus"]] in used
+        customer = page.locator(".message.customer .text").first
+        assert (
+            customer.evaluate("(n) => getComputedStyle(n).backgroundColor") == ours["--cw-accent"]
+        )
