@@ -73,6 +73,7 @@ from agent.understanding import (
     yes_no,
 )
 from agent.wording import options_words
+from knowledge.glossary import english_query
 from knowledge.retrieval import passage_excerpt
 from tools.errors import ApprovalRequiredError
 from tools.registry import ToolOutcome
@@ -732,7 +733,8 @@ def retrieve(state: State, runtime: Runtime[Context]) -> Update:
     done: Update = {"goal": None, "slots": {}, "awaiting": None}
     if kb is None:
         return {**done, "draft": render("no_info", lang)}
-    result = kb.search(text, k=ctx.top_k)
+    # The documents are in English: a Spanish or French question also searches by its English words.
+    result = kb.search(english_query(text, lang), k=ctx.top_k)
     passages = [
         {
             "ref": p.citation.ref,

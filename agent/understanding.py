@@ -270,13 +270,22 @@ _GENERAL_ASK: Final = _rx(
     r"is it possible to|how (?:long|many days|much time|do (?:i|you)|does (?:it|a|an|the))|"
     r"do you (?:accept|allow|take|offer|ship|charge|do|let)|what (?:is|are) (?:your|the) (?:rules?|"
     r"policy|policies|options)|puedo|se puede|es posible|cuanto tiempo|aceptan|puis-je|peut-on|"
-    r"est-il possible|combien de temps|acceptez)\b"
+    r"est-il possible|combien de temps|acceptez|"
+    # Spanish and French questions about the shop's rules, put generally.
+    r"cuanto (?:tarda|tardan|demora|demoran|cuesta|cuestan)|cuantos dias|que cubre|es gratis|"
+    r"sale (?:mas )?caro|hacen envios|envian a|(?:est-ce qu')?on peut|pendant combien|"
+    r"combien de jours|vous livrez|livrez-vous|est gratuite?|sont gratuits?|couvre quoi|"
+    r"que couvre)\b"
 )
 _GENERIC_THING: Final = _rx(
     r"\b(an? (item|product|thing|order|purchase|gift)|any(thing| items?| products?| orders?)|"
     r"something|(?:return|exchange|cancel|swap|refund|ship) (?:items|products|things|orders)|"
     r"(?:a |any )?(?:different|other) size|un (articulo|producto|pedido)|un article|un produit|"
-    r"une commande|moyens de paiement|metodos de pago|cartes? cadeaux?|tarjetas? regalo)\b"
+    r"une commande|moyens de paiement|metodos de pago|cartes? cadeaux?|tarjetas? regalo|"
+    # The shop's services, named generally ("el envío", "la livraison", "les retours").
+    r"(?:el|los) envios?|envio a|la entrega|(?:los|un) reembolsos?|la garantia|algo|"
+    r"(?:la|les) livraisons?|(?:les|un) retours?|(?:les|un) remboursements?|la garantie|"
+    r"(?:une autre|otra) (?:taille|talla|couleur|color)|au canada|a canada|hawaii|alaska)\b"
 )
 _OWN: Final = _rx(
     r"\b(my|mine|our|i (bought|ordered|got|purchased|received)|#?w\d{5,}|mi|mis|mon|ma|mes|"

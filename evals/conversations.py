@@ -68,6 +68,8 @@ class Expect(_Strict):
     answer_excludes: list[str] | None = None
     cites: bool | None = None
     """True: the reply carries at least one citation; False: it carries none."""
+    cites_from: list[str] | None = None
+    """Documents (``demo/shipping-and-delivery.md``) of which the reply must cite at least one."""
 
     @field_validator("severity")
     @classmethod
@@ -255,6 +257,10 @@ def check_turn(expect: Expect, result: TurnResult) -> list[str]:
         failures.append(
             f"cites: expected {'a citation' if expect.cites else 'none'}, got {result.citations}"
         )
+    if expect.cites_from and not any(
+        c.partition("#")[0] in expect.cites_from for c in result.citations
+    ):
+        failures.append(f"cites_from: none of {expect.cites_from} in {result.citations}")
     return failures
 
 

@@ -92,6 +92,13 @@ def test_choose_goal(
         ("do you accept PayPal?", True),
         ("¿se puede devolver un artículo usado?", True),
         ("quels moyens de paiement acceptez-vous ?", True),
+        ("¿cuánto tarda el envío?", True),
+        ("oye, el envío a Hawaii sale más caro o tarda más?", True),
+        ("combien de temps pour la livraison ?", True),
+        ("la livraison est gratuite ?", True),
+        ("est-ce que vous livrez au Canada ?", True),
+        ("¿cuánto tarda el envío de mi pedido?", False),
+        ("est-ce qu'on peut annuler ma commande ?", False),
         # About their own purchase, or asking for help with one: a request.
         ("can i return the wall clock? refund to paypal is fine", False),
         ("can I return an item I bought last week?", False),

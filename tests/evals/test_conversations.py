@@ -139,6 +139,16 @@ def test_a_reply_with_machinery_in_it_fails_whatever_its_expectations() -> None:
     assert check_turn(Expect(), _result()) == []
 
 
+def test_a_citation_must_come_from_one_of_the_documents_named() -> None:
+    expect = Expect(cites_from=["demo/shipping-and-delivery.md", "demo/faq.md"])
+    assert check_turn(expect, _result(citations=["demo/faq.md#do-you-ship-outside-the-usa"])) == []
+    assert check_turn(expect, _result(citations=["demo/exchanges.md#exchanges"])) == [
+        "cites_from: none of ['demo/shipping-and-delivery.md', 'demo/faq.md'] in "
+        "['demo/exchanges.md#exchanges']"
+    ]
+    assert check_turn(expect, _result(citations=[]))
+
+
 def test_a_forbidden_write_the_tool_refused_before_running_does_not_count() -> None:
     # Asked before the customer's yes: the tool refused it, so nothing ran.
     probe = {"name": "cancel_pending_order", "arguments": {"order_id": "#W1"}, "ok": False}
