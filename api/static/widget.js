@@ -764,6 +764,10 @@
           streamed += body.text;
           reply.body.append(document.createTextNode(body.text));
           scrollToEnd(false);
+        } else if (event === "reset") {
+          // The agent withdrew what it had streamed: the reply sent instead follows.
+          streamed = "";
+          reply.body.replaceChildren();
         } else if (event === "handoff") {
           setHandoff(body.state);
         } else if (event === "done") {
