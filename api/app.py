@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent import Agent
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
     from slack_sdk import WebClient
 
 log = logging.getLogger("api")
+
+DOCS_ASSETS = "/docs-assets"
+"""Where the API docs' scripts, styles and icon are served from."""
 
 
 def build_agent(settings: Settings) -> tuple[Agent, list[Callable[[], None]]]:
@@ -200,11 +204,14 @@ def create_app(
         finally:
             runtime.close()
 
-    app = FastAPI(
+    # /docs and /redoc with their scripts and styles served by this app, not a CDN: they work
+    # offline and behind a firewall.
+    app = FastAPIOffline(
         title="concierge",
         summary="An AI customer-support agent for e-commerce shops: chat API.",
         version="0.1.0",
         lifespan=lifespan,
+        static_url=DOCS_ASSETS,
     )
     app.state.runtime = runtime
     install_error_handlers(app)

@@ -8,14 +8,28 @@ one is closed to everything. Every change is written to the audit log.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from tools.errors import InvalidArgumentError, TicketNotFoundError, TicketStateError
-from tools.models import AuditEntry, Order, Ticket, TicketKind, TicketStatus, utcnow
+from tools.models import (
+    AuditEntry,
+    Customer,
+    Order,
+    PaymentTransaction,
+    Ticket,
+    TicketKind,
+    TicketStatus,
+    TransactionType,
+    utcnow,
+)
 from tools.store import Store
+from tools.views import dollars
+
+_SIGN_IN = "staff_sign_in"
 
 
 def _iso(value: Any) -> str | None:
@@ -207,14 +221,102 @@ def request_approval(
         return ticket.id
 
 
+def sign_in(store: Store, staff: str, name: str) -> str:
+    """Record the name ``staff`` signed in with, which colleagues see on their claims instead of
+    the id; recorded (in the audit log) only when it changed. Returns the name as kept."""
+    name = " ".join(name.split())
+    if not name:
+        raise InvalidArgumentError("Give the name your colleagues know you by.")
+    if staff_names(store, [staff]).get(staff) == name:
+        return name
+    with store.write() as s:
+        s.add(
+            AuditEntry(
+                actor=staff, action=_SIGN_IN, target=f"staff:{staff}", details={"name": name}
+            )
+        )
+    return name
+
+
+def staff_names(store: Store, staff_ids: Collection[str]) -> dict[str, str]:
+    """The name each of ``staff_ids`` last signed in with; those who never did are left out."""
+    if not staff_ids:
+        return {}
+    query = (
+        select(AuditEntry)
+        .where(AuditEntry.action == _SIGN_IN, AuditEntry.actor.in_(set(staff_ids)))
+        .order_by(AuditEntry.id)
+    )
+    with store.read() as s:
+        return {e.actor: str(e.details.get("name", "")) for e in s.scalars(query)}
+
+
+def customers(store: Store, customer_ids: Collection[str]) -> dict[str, dict[str, Any]]:
+    """What the staff see of each customer behind a ticket: ``name`` and ``lifetime_spend``
+    (payments less refunds over all their orders, in dollars)."""
+    if not customer_ids:
+        return {}
+    ids = set(customer_ids)
+    spend = (
+        select(
+            Order.customer_id,
+            PaymentTransaction.transaction_type,
+            func.sum(PaymentTransaction.amount_cents),
+        )
+        .join(Order, PaymentTransaction.order_id == Order.id)
+        .where(Order.customer_id.in_(ids))
+        .group_by(Order.customer_id, PaymentTransaction.transaction_type)
+    )
+    spent: dict[str, int] = {}
+    with store.read() as s:
+        for customer_id, kind, total in s.execute(spend):
+            sign = -1 if kind == TransactionType.REFUND else 1
+            spent[customer_id] = spent.get(customer_id, 0) + sign * int(total or 0)
+        return {
+            c.id: {
+                "name": f"{c.first_name} {c.last_name}".strip(),
+                "lifetime_spend": dollars(spent.get(c.id, 0)),
+            }
+            for c in s.scalars(select(Customer).where(Customer.id.in_(ids)))
+        }
+
+
+def customer_orders(
+    store: Store, customer_id: str, order_ids: Collection[str]
+) -> list[dict[str, Any]]:
+    """Those of ``order_ids`` that belong to ``customer_id`` (the others are left out, never
+    shown): ``order_id``, ``status``, ``placed_at``, ``items`` (names) and ``total`` in dollars, in
+    the order of ``order_ids``."""
+    wanted = list(dict.fromkeys(order_ids))
+    if not wanted:
+        return []
+    query = select(Order).where(Order.id.in_(wanted), Order.customer_id == customer_id)
+    with store.read() as s:
+        found = {
+            o.id: {
+                "order_id": o.id,
+                "status": o.status,
+                "placed_at": _iso(o.placed_at),
+                "items": [item.name for item in o.items],
+                "total": dollars(sum(item.price_cents for item in o.items)),
+            }
+            for o in s.scalars(query)
+        }
+    return [found[i] for i in wanted if i in found]
+
+
 __all__ = [
     "assign",
     "claim",
+    "customer_orders",
+    "customers",
     "get_ticket",
     "list_tickets",
     "release",
     "request_approval",
     "resolve",
+    "sign_in",
+    "staff_names",
     "staff_view",
     "take",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,6 +106,49 @@ def _draft(passages: list[dict[str, Any]], covered: bool) -> tuple[str, list[str
     return "Thanks for your patience. I'm looking into this for you now.", []
 
 
+@dataclass
+class Suggestion:
+    """A reply the copilot suggests, grounded in the knowledge base."""
+
+    reply: str
+    citations: list[str] = field(default_factory=list)
+    """The refs (``source#anchor``) the reply cites."""
+    passages: list[dict[str, Any]] = field(default_factory=list)
+    """``ref``, ``title``, ``excerpt`` of each relevant passage, best first."""
+
+
+def suggest(
+    agent: Agent, asked: Sequence[str], *, otherwise: str = "", language: str = "en"
+) -> Suggestion:
+    """The reply to suggest to a customer who wrote ``asked`` (oldest first), searched for in the
+    knowledge base (``otherwise`` when they wrote nothing) and, with an LLM, rewritten in
+    ``language``."""
+    passages: list[dict[str, Any]] = []
+    covered = False
+    # The last two messages: a request for a human usually follows the question that matters.
+    query = " ".join(asked[-2:]) if asked else otherwise
+    kb = agent.context.kb
+    if kb is not None and query.strip():
+        result = kb.search(query, k=PASSAGES)
+        covered = result.covered
+        passages = [
+            {
+                "ref": p.citation.ref,
+                "title": p.citation.title,
+                "excerpt": passage_excerpt(p.text, 300),
+            }
+            for p in result.passages
+        ]
+    reply, citations = _draft(passages, covered)
+    llm = agent.context.llm
+    if llm is not None:
+        written = llm.write(reply, language)
+        # A rewrite that dropped a citation is no longer grounded in what it quotes.
+        if written and all(f"[{ref}]" in written for ref in citations):
+            reply = written
+    return Suggestion(reply, citations, passages)
+
+
 def brief(agent: Agent, target: Target) -> Briefing:
     """The briefing for ``target``; :class:`BriefingError` when there is no such ticket or
     conversation."""
@@ -150,29 +194,12 @@ def brief(agent: Agent, target: Target) -> Briefing:
     if asked:
         summary += f'\nLast from the customer: "{asked[-1][:300]}"'
 
-    passages: list[dict[str, Any]] = []
-    covered = False
-    # The last two messages: a request for a human usually follows the question that matters.
-    query = " ".join(asked[-2:]) if asked else (ticket or {}).get("summary", "")
-    kb = agent.context.kb
-    if kb is not None and query.strip():
-        result = kb.search(query, k=PASSAGES)
-        covered = result.covered
-        passages = [
-            {
-                "ref": p.citation.ref,
-                "title": p.citation.title,
-                "excerpt": passage_excerpt(p.text, 300),
-            }
-            for p in result.passages
-        ]
-    reply, citations = _draft(passages, covered)
-    if llm is not None:
-        language = state.language if state is not None else "en"
-        written = llm.write(reply, language)
-        # A rewrite that dropped a citation is no longer grounded in what it quotes.
-        if written and all(f"[{ref}]" in written for ref in citations):
-            reply = written
+    suggestion = suggest(
+        agent,
+        asked,
+        otherwise=(ticket or {}).get("summary", ""),
+        language=state.language if state is not None else "en",
+    )
 
     title = (
         f"Ticket #{ticket['ticket_id']} ({ticket['kind']}, {ticket['status']})"
@@ -182,9 +209,9 @@ def brief(agent: Agent, target: Target) -> Briefing:
     return Briefing(
         title=title,
         summary=summary,
-        suggested_reply=reply,
-        citations=citations,
-        passages=passages,
+        suggested_reply=suggestion.reply,
+        citations=suggestion.citations,
+        passages=suggestion.passages,
         orders=_orders(agent, customer_id),
         ticket=ticket,
         conversation_id=conversation_id,

@@ -18,6 +18,7 @@
     signOut: $("sign-out"),
     error: $("error"),
     signIn: $("sign-in"),
+    staffName: $("staff-name"),
     apiKey: $("api-key"),
     desk: $("desk"),
     statusFilter: $("status-filter"),
@@ -31,6 +32,7 @@
     release: $("release"),
     handBack: $("hand-back"),
     notice: $("notice"),
+    wants: $("wants"),
     summary: $("summary"),
     reasons: $("reasons"),
     identity: $("identity"),
@@ -42,6 +44,11 @@
     approve: $("approve"),
     reject: $("reject"),
     conversation: $("conversation"),
+    suggestion: $("suggestion"),
+    suggestionStatus: $("suggestion-status"),
+    sources: $("sources"),
+    useSuggestion: $("use-suggestion"),
+    suggestAgain: $("suggest-again"),
     replyForm: $("reply-form"),
     replyName: $("reply-name"),
     replyText: $("reply-text"),
@@ -53,8 +60,11 @@
   };
 
   let apiKey = read(KEY_STORAGE);
+  let me = null; // who signed in: staff_id, role, name
   let current = null; // the open ticket's id
+  let suggested = ""; // the suggested reply for the open ticket
   let timer = null;
+  let clockOffset = 0; // the server's clock less this browser's, in ms
 
   function read(name) {
     try {
@@ -125,12 +135,22 @@
   // ---------------------------------------------------------------------------------------------
   // Signing in and out
 
-  async function signIn(key) {
+  const ROLES = { agent: "agent", admin: "administrator" };
+
+  // Staff are shown by the name they signed in with, never by the id derived from their key.
+  function whoIs(name) {
+    return name || "an agent who gave no name";
+  }
+
+  async function signIn(key, name) {
     apiKey = key;
     try {
-      const me = await api("GET", "/v1/agent/me");
+      me = name ? await api("POST", "/v1/agent/sign-in", { name }) : await api("GET", "/v1/agent/me");
       write(KEY_STORAGE, key);
-      ui.who.textContent = `Signed in as ${me.staff_id} (${me.role})`;
+      write(NAME_STORAGE, me.name || "");
+      if (me.name) ui.replyName.value = me.name;
+      const role = ROLES[me.role] || me.role;
+      ui.who.textContent = me.name ? `Signed in as ${me.name} (${role})` : `Signed in as an ${role} (no name given)`;
       ui.signIn.hidden = true;
       ui.signOut.hidden = false;
       ui.desk.hidden = false;
@@ -145,7 +165,9 @@
 
   function signOut() {
     apiKey = "";
+    me = null;
     current = null;
+    suggested = "";
     write(KEY_STORAGE, "");
     if (timer !== null) clearInterval(timer);
     timer = null;
@@ -161,26 +183,67 @@
   // ---------------------------------------------------------------------------------------------
   // The queue
 
-  function ticketLine(t) {
-    const held = t.claimed_by ? `, claimed by ${t.claimed_by}` : "";
-    return `#${t.ticket_id} ${t.kind} · ${t.status} · severity ${t.severity}${held}`;
+  const SEVERITY = { 1: "very low", 2: "low", 3: "medium", 4: "high", 5: "critical" };
+
+  // "just now", "4 min ago", "2 h ago", "3 days ago", by the server's clock.
+  function ago(iso) {
+    const then = Date.parse(iso || "");
+    if (Number.isNaN(then)) return "at an unknown time";
+    const minutes = Math.floor(Math.max(0, Date.now() + clockOffset - then) / 60000);
+    if (minutes < 1) return "just now";
+    if (minutes < 60) return `${minutes} min ago`;
+    const hours = Math.floor(minutes / 60);
+    if (hours < 24) return `${hours} h ago`;
+    const days = Math.floor(hours / 24);
+    return days === 1 ? "1 day ago" : `${days} days ago`;
+  }
+
+  function holder(t) {
+    if (!t.claimed_by) return "not claimed";
+    if (me && t.claimed_by === me.staff_id) return "claimed by you";
+    return `claimed by ${whoIs(t.claimed_by_name)}`;
+  }
+
+  function severity(t) {
+    return `severity ${t.severity} (${SEVERITY[t.severity] || "unknown"})`;
+  }
+
+  function customerName(t) {
+    return t.customer_name || (t.customer_id ? "Verified customer" : "Guest (not verified)");
+  }
+
+  function queueItem(t) {
+    const waited = t.status === "resolved" ? `resolved ${ago(t.resolved_at)}` : `waiting since ${ago(t.created_at)}`;
+    const button = el(
+      "button",
+      { type: "button", "data-ticket": String(t.ticket_id) },
+      el(
+        "span",
+        { class: "line" },
+        el("strong", { class: "customer", text: customerName(t) }),
+        t.vip ? el("span", { class: "badge vip", text: "VIP" }) : null,
+        el("span", { class: `badge severity s${t.severity}`, text: severity(t) }),
+      ),
+      el("span", { class: "wants", text: t.wants }),
+      t.last_message ? el("q", { class: "last-message", text: t.last_message }) : null,
+      el("span", { class: "muted", text: `#${t.ticket_id} ${t.kind} · ${t.status} · ${holder(t)} · ${waited}` }),
+    );
+    if (t.ticket_id === current) button.setAttribute("aria-current", "true");
+    button.addEventListener("click", () => run(() => openTicket(t.ticket_id)));
+    return el("li", null, button);
+  }
+
+  function setClock(now) {
+    const server = Date.parse(now || "");
+    if (!Number.isNaN(server)) clockOffset = server - Date.now();
   }
 
   async function loadQueue() {
     const status = ui.statusFilter.value;
     const query = status ? `?status=${encodeURIComponent(status)}` : "";
     const data = await api("GET", `/v1/agent/tickets${query}`);
-    const items = data.tickets.map((t) => {
-      const button = el(
-        "button",
-        { type: "button", "data-ticket": String(t.ticket_id) },
-        el("span", { text: ticketLine(t) }),
-        el("span", { class: "summary-line", text: t.summary || "" }),
-      );
-      if (t.ticket_id === current) button.setAttribute("aria-current", "true");
-      button.addEventListener("click", () => run(() => openTicket(t.ticket_id)));
-      return el("li", null, button);
-    });
+    setClock(data.now);
+    const items = data.tickets.map(queueItem);
     if (!items.length) items.push(el("li", { class: "muted", text: "No tickets." }));
     ui.tickets.replaceChildren(...items);
     ui.updated.textContent = `Updated ${new Date().toLocaleTimeString()}`;
@@ -200,9 +263,10 @@
   }
 
   function orderLine(order) {
-    const parts = [order.order_id, order.status].filter(Boolean);
-    if (order.total_cents !== undefined) parts.push(`$${(order.total_cents / 100).toFixed(2)}`);
-    return parts.join(" · ") || JSON.stringify(order);
+    const items = order.items.length === 1 ? "1 item" : `${order.items.length} items`;
+    const parts = [order.order_id, order.status, `${items}: ${order.items.join(", ")}`, `$${order.total.toFixed(2)}`];
+    if (order.placed_at) parts.push(`placed ${ago(order.placed_at)}`);
+    return parts.join(" · ");
   }
 
   function render(detail) {
@@ -216,23 +280,24 @@
     ui.title.textContent = `Ticket #${t.ticket_id} (${t.kind})`;
     const facts = [
       `status ${t.status}`,
-      t.claimed_by ? `claimed by ${t.claimed_by}` : "not claimed",
-      `severity ${t.severity}`,
-      `created ${t.created_at}`,
+      holder(t),
+      severity(t),
+      `opened ${ago(t.created_at)}`,
       handedOff ? "a person has the conversation" : "the bot has the conversation",
     ];
     if (t.order_id) facts.push(`order ${t.order_id}`);
     ui.meta.textContent = facts.join(" · ");
 
+    ui.wants.textContent = t.wants;
     ui.summary.textContent = (handoff && handoff.summary) || t.summary || "";
     const reasons = (handoff && handoff.reasons) || [];
     ui.reasons.replaceChildren(...reasons.map((r) => el("li", { text: r })));
     if (!reasons.length) ui.reasons.append(el("li", { text: "None given." }));
-    const customer = (handoff && handoff.customer_id) || t.customer_id;
-    ui.identity.textContent = customer ? `Verified customer ${customer}` : "Not verified";
-    const orders = (handoff && handoff.orders) || [];
-    ui.orders.replaceChildren(...orders.map((o) => el("li", { text: orderLine(o) })));
-    if (!orders.length) ui.orders.append(el("li", { text: "None." }));
+    ui.identity.textContent = t.customer_id
+      ? `${customerName(t)} (verified)${t.vip ? " · VIP" : ""}`
+      : "Not verified: a guest, or a customer who has not proved who they are.";
+    ui.orders.replaceChildren(...detail.orders.map((o) => el("li", { text: orderLine(o) })));
+    if (!detail.orders.length) ui.orders.append(el("li", { text: "None." }));
 
     ui.approvalBox.hidden = !approval;
     if (approval) {
@@ -261,8 +326,46 @@
   }
 
   async function openTicket(id) {
-    if (id !== current) ui.notice.textContent = "";
+    const another = id !== current;
+    if (another) ui.notice.textContent = "";
     render(await api("GET", `/v1/agent/tickets/${id}`));
+    if (another) {
+      if (ui.replyText.value === suggested) ui.replyText.value = "";
+      suggested = "";
+      // Not awaited: the ticket's actions need not wait for the knowledge base.
+      suggest(id).catch((err) => {
+        if (id === current) ui.suggestionStatus.textContent = `No suggestion: ${err.message || err}`;
+      });
+    }
+  }
+
+  // The copilot's reply for the ticket, with its sources; it goes into the reply box unless the
+  // staff member has started writing there.
+  async function suggest(id) {
+    ui.suggestionStatus.textContent = "Looking for a suggestion…";
+    ui.suggestion.textContent = "";
+    ui.sources.replaceChildren();
+    const data = await api("GET", `/v1/agent/tickets/${id}/suggestion`);
+    if (id !== current) return;
+    ui.suggestionStatus.textContent = data.citations.length
+      ? "From the knowledge base; edit it before sending if it needs it."
+      : "Nothing in the knowledge base answers this; a holding reply.";
+    ui.suggestion.textContent = data.reply;
+    const sources = data.passages.map((p) =>
+      el(
+        "li",
+        { "data-ref": p.ref },
+        el("strong", { text: p.title || p.ref }),
+        el("span", { class: "muted", text: ` ${p.ref}${data.citations.includes(p.ref) ? " (cited)" : ""}` }),
+        el("q", { text: p.excerpt }),
+      ),
+    );
+    if (!sources.length) sources.push(el("li", { text: "None." }));
+    ui.sources.replaceChildren(...sources);
+    if (!ui.replyText.disabled && (ui.replyText.value.trim() === "" || ui.replyText.value === suggested)) {
+      ui.replyText.value = data.reply;
+    }
+    suggested = data.reply;
   }
 
   async function act(endpoint, body, done) {
@@ -304,7 +407,7 @@
   ui.signIn.addEventListener("submit", (event) => {
     event.preventDefault();
     const key = ui.apiKey.value.trim();
-    if (key) signIn(key);
+    if (key) signIn(key, ui.staffName.value.trim());
   });
   ui.signOut.addEventListener("click", () => {
     signOut();
@@ -330,13 +433,18 @@
       ui.rejectReason.value = "";
     }),
   );
+  ui.useSuggestion.addEventListener("click", () => {
+    if (suggested) ui.replyText.value = suggested;
+    ui.replyText.focus();
+  });
+  ui.suggestAgain.addEventListener("click", () => run(() => (current === null ? undefined : suggest(current))));
+  ui.staffName.value = read(NAME_STORAGE);
   ui.replyName.value = read(NAME_STORAGE) || ui.replyName.value;
   ui.replyForm.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = ui.replyText.value.trim();
     const name = ui.replyName.value.trim() || "support";
     if (!text) return;
-    write(NAME_STORAGE, name);
     run(async () => {
       await act("reply", { text, name }, "Reply sent.");
       ui.replyText.value = "";
@@ -351,5 +459,5 @@
     });
   });
 
-  if (apiKey) signIn(apiKey);
+  if (apiKey) signIn(apiKey, read(NAME_STORAGE));
 })();

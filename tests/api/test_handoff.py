@@ -189,7 +189,7 @@ def test_keys_and_tokens_open_only_their_own_doors(desk: Service) -> None:
         r = desk.client.get(f"/v1/conversations/{cid}/messages", headers=key(staff_key))
         assert r.status_code == 401
     r = desk.client.get("/v1/agent/me", headers={"X-API-Key": AGENT_B})
-    assert r.json() == {"staff_id": staff_id(AGENT_B), "role": "agent"}
+    assert r.json() == {"staff_id": staff_id(AGENT_B), "role": "agent", "name": None}
     unknown = desk.client.get("/v1/agent/tickets/999999", headers=key(AGENT_A))
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_ticket"
 
