@@ -595,3 +595,15 @@ def test_a_slow_model_costs_a_served_turn_its_budget_only(make_agent: AgentFacto
     assert time.perf_counter() - started < 2.0  # the model's 3 s are not waited for
     assert r.reply == h.agent.state("c").draft and order.id in r.reply
     assert h.agent.state("c").llm_failures == 1
+
+
+def test_a_policy_answer_the_llm_rewrites_keeps_its_sources(
+    make_agent: AgentFactory, policy_kb: Any
+) -> None:
+    templated = make_agent(kb=policy_kb).agent.send("t", "what's your return policy?")
+    assert templated.citations
+    rewrite = AIMessage("Happy to help! Delivered orders can be returned, and you get a refund.")
+    h = make_agent(kb=policy_kb, llm=LLM(scripted(rewrite)))
+    r = h.agent.send("c", "what's your return policy?")
+    assert r.reply == rewrite.content and h.agent.state("c").llm_used
+    assert r.citations == templated.citations  # the rewrite cites what the draft quoted
