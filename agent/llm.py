@@ -185,6 +185,9 @@ the order ids involved, what was done and what is still open."""
 _MIN_CALL_S = 0.25
 """Below this much time left in a turn, an LLM call is not started."""
 
+_RETRY_DECAY = 0.8
+"""How much a call refused as too slow lowers the estimate of its kind's time (see ``LLM._timeout``)."""
+
 _END = object()
 """Marks the end of a streamed rewrite."""
 
@@ -229,6 +232,17 @@ class LLM:
         self.prompt_tokens = prompt_tokens
         self.name = name
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="llm")
+        self.one_at_a_time = name == "local"
+        """Whether the endpoint answers one request at a time (the embedded llama.cpp server): then
+        a call is not started while an earlier one, given up on, still runs there, since it would
+        only wait behind it."""
+        self._running = 0
+        self._running_lock = threading.Lock()
+        self._expected_s: dict[str, float] = {}
+        """How long each kind of call has lately taken, in seconds (see ``_timeout``)."""
+        self.prompt_tokens_per_s: float | None = None
+        """How fast the model reads a prompt, measured by :meth:`warm_up`: a kind of call not yet
+        timed is expected to take its prompt's tokens at this speed."""
         self.native_tools = name == "openai"
         """Whether the endpoint chooses among tools itself (native function calling)."""
         self.server: LocalLLMServer | None = None
@@ -252,22 +266,90 @@ class LLM:
     ) -> None:
         self.close()
 
-    def _timeout(self, deadline: float | None) -> float:
-        """Seconds a call may take: the LLM's timeout, or less where the turn's ``deadline`` (a
-        ``time.monotonic()`` instant) comes first. Raises ``TimeoutError`` when it has passed."""
+    def _timeout(self, deadline: float | None, kind: str, prompt_tokens: int = 0) -> float:
+        """Seconds a ``kind`` of call ("plan", "write") may take: the LLM's timeout, or less where
+        the turn's ``deadline`` (a ``time.monotonic()`` instant) comes first.
+
+        Raises ``TimeoutError``, starting nothing, when the deadline has passed or this kind of
+        call has lately taken longer than the time left (it would be given up on anyway, and a
+        one-request server would then keep working on it while the next turn waits). Each call
+        refused that way lowers the estimate a little, so one is tried again now and then: the
+        server may have become faster (a warm prompt cache, a quieter machine)."""
         if deadline is None:
             return self.timeout_s
         left = deadline - time.monotonic()
         if left < _MIN_CALL_S:
             raise TimeoutError("no time left in the turn for the LLM")
+        expected = self._expected_s.get(kind)
+        if expected is None:
+            speed = self.prompt_tokens_per_s
+            expected = prompt_tokens / speed if speed and prompt_tokens else 0.0
+        if expected > left:
+            self._expected_s[kind] = expected * _RETRY_DECAY
+            raise TimeoutError(f"a {kind} call takes about {expected:.1f} s, {left:.1f} s are left")
         return min(self.timeout_s, left)
 
+    def _took(self, kind: str, seconds: float) -> None:
+        """Record how long a ``kind`` of call took (for a rewrite: until its first words)."""
+        before = self._expected_s.get(kind)
+        self._expected_s[kind] = seconds if before is None else (before + seconds) / 2
+
+    def warm_up(self) -> None:
+        """Send the writer's prompt once, answered with one token: the endpoint keeps it in its
+        prompt cache, and the time it took gives ``prompt_tokens_per_s``, so a planner prompt too
+        long for a served turn's budget is never started (on 2 cores the 0.5B model reads ~70
+        tokens a second: a ~1,000-token planner prompt would hold the server for ~14 s)."""
+        messages = self.fit(
+            WRITER_PROMPT, [HumanMessage("Language: English\nDraft reply:\nHello.")]
+        )
+        size = sum(_tokens(str(m.content)) for m in messages)
+        started = time.monotonic()
+        try:
+            self._call(self.chat_model.bind(max_tokens=1), messages, kind="warm-up")
+        except Exception as exc:
+            log.warning("LLM warm-up failed: %s", type(exc).__name__)
+            return
+        self.prompt_tokens_per_s = size / max(time.monotonic() - started, 1e-3)
+        log.info("the LLM reads prompts at ~%.0f tokens/s", self.prompt_tokens_per_s)
+
     def _call(
-        self, runnable: Any, messages: list[AnyMessage], deadline: float | None = None
+        self,
+        runnable: Any,
+        messages: list[AnyMessage],
+        deadline: float | None = None,
+        kind: str = "plan",
     ) -> Any:
-        timeout = self._timeout(deadline)
-        future = self._pool.submit(runnable.invoke, messages)
-        return future.result(timeout=timeout)
+        size = sum(_tokens(str(m.content)) for m in messages)
+        timeout = self._timeout(deadline, kind, size)
+        started = time.monotonic()
+
+        def invoke() -> Any:
+            answer = runnable.invoke(messages)
+            self._took(kind, time.monotonic() - started)
+            return answer
+
+        return self._submit(invoke).result(timeout=timeout)
+
+    def _submit(self, fn: Any) -> concurrent.futures.Future[Any]:
+        """Run ``fn`` on the LLM's threads, counted while it runs (see ``one_at_a_time``)."""
+        with self._running_lock:
+            if self.one_at_a_time and self._running:
+                raise TimeoutError("the model is still busy with a request given up on")
+            self._running += 1
+
+        def run() -> Any:
+            try:
+                return fn()
+            finally:
+                with self._running_lock:
+                    self._running -= 1
+
+        try:
+            return self._pool.submit(run)
+        except BaseException:
+            with self._running_lock:
+                self._running -= 1
+            raise
 
     def fit(self, system: str, history: Sequence[AnyMessage]) -> list[AnyMessage]:
         """System prompt plus as much recent history as the token budget holds."""
@@ -346,7 +428,9 @@ class LLM:
         prompt = f"Language: {name}\nDraft reply:\n{draft}"
         writer = self.chat_model.bind(max_tokens=writer_max_tokens(draft))
         try:
-            message = self._call(writer, self.fit(WRITER_PROMPT, [HumanMessage(prompt)]))
+            message = self._call(
+                writer, self.fit(WRITER_PROMPT, [HumanMessage(prompt)]), kind="write"
+            )
         except Exception as exc:
             log.warning("writer failed: %s", type(exc).__name__)
             return None
@@ -372,15 +456,18 @@ class LLM:
         writer = self.chat_model.bind(max_tokens=writer_max_tokens(draft))
         messages = self.fit(WRITER_PROMPT, [HumanMessage(prompt)])
         try:
-            first_wait = self._timeout(deadline)
+            first_wait = self._timeout(deadline, "write")
         except TimeoutError as exc:
             raise WriterFailed(str(exc)) from None
+        started = time.monotonic()
         pieces: queue.Queue[Any] = queue.Queue()
         stop = threading.Event()
 
         def produce() -> None:
             try:
-                for chunk in writer.stream(messages):
+                for n, chunk in enumerate(writer.stream(messages)):
+                    if n == 0:
+                        self._took("write", time.monotonic() - started)
                     if stop.is_set():
                         return  # closing the stream ends the request: the server stops writing
                     pieces.put(chunk)
@@ -388,7 +475,10 @@ class LLM:
             except Exception as exc:
                 pieces.put(exc)
 
-        self._pool.submit(produce)
+        try:
+            self._submit(produce)
+        except TimeoutError as exc:
+            raise WriterFailed(str(exc)) from None
         wrote = False
         finish = None
         try:
@@ -417,7 +507,9 @@ class LLM:
         transcript = "\n".join(f"{m.type}: {m.content}" for m in messages)
         try:
             message = self._call(
-                self.chat_model, self.fit(SUMMARY_PROMPT, [HumanMessage(transcript)])
+                self.chat_model,
+                self.fit(SUMMARY_PROMPT, [HumanMessage(transcript)]),
+                kind="summary",
             )
         except Exception as exc:
             log.warning("summary failed: %s", type(exc).__name__)
@@ -488,5 +580,6 @@ def make_llm(
             server.stop()
             raise
         llm.server = server
+        llm.warm_up()
         return llm
     raise ValueError(f"unknown LLM mode {mode!r}: use none, local or openai")

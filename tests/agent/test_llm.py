@@ -3,6 +3,7 @@ customer, rejected plans explained, grounded rewriting, fallbacks on failure and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterator, Sequence
@@ -20,6 +21,7 @@ from agent.llm import (
     WRITER_PROMPT,
     Plan,
     PlanError,
+    WriterFailed,
     _tool_catalog,
     validate_plan,
     writer_max_tokens,
@@ -607,3 +609,39 @@ def test_a_policy_answer_the_llm_rewrites_keeps_its_sources(
     r = h.agent.send("c", "what's your return policy?")
     assert r.reply == rewrite.content and h.agent.state("c").llm_used
     assert r.citations == templated.citations  # the rewrite cites what the draft quoted
+
+
+def test_a_one_request_server_is_not_sent_a_call_behind_one_given_up_on() -> None:
+    model = scripted(AIMessage("late plan"), AIMessage("Your order has been delivered."))
+    model.delay_s = 1.0
+    llm = LLM(model, name="local")  # the embedded llama.cpp server answers one request at a time
+    with pytest.raises(TimeoutError):
+        llm._call(model, [], deadline=time.monotonic() + 0.3)
+    # Still running there: a rewrite would only queue behind it, so it is not started.
+    started = time.perf_counter()
+    with pytest.raises(WriterFailed, match="busy"):
+        list(llm.write_stream("Your order was delivered.", "en"))
+    assert time.perf_counter() - started < 0.8
+    time.sleep(1.0)  # the abandoned call has ended: the next one runs
+    assert "".join(llm.write_stream("Your order was delivered.", "en")).startswith("Your order")
+    llm.close()
+
+
+def test_a_call_slower_than_the_time_left_is_not_started_and_retried_later() -> None:
+    model = scripted(AIMessage("{}"), AIMessage("{}"), AIMessage("{}"))
+    model.delay_s = 0.5
+    llm = LLM(model)
+    llm._call(model, [], deadline=time.monotonic() + 2.0)  # took ~0.5 s
+    calls = len(model.calls)
+    # 0.3 s left, and a plan lately took 0.5 s: refused at once, nothing sent to the model.
+    with pytest.raises(TimeoutError, match="takes about"):
+        llm._call(model, [], deadline=time.monotonic() + 0.3)
+    assert len(model.calls) == calls
+    # Each refusal lowers the estimate, so a call is tried again before long.
+    refused = 1
+    while len(model.calls) == calls and refused < 10:
+        with contextlib.suppress(TimeoutError):
+            llm._call(model, [], deadline=time.monotonic() + 0.3)
+        refused += 1
+    assert len(model.calls) == calls + 1 and refused <= 4
+    llm.close()
