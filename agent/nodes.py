@@ -1110,7 +1110,9 @@ def escalate(state: State, runtime: Runtime[Context]) -> Update:
         f"Customer: {state.customer_id or 'not verified'}. "
         f"Orders: {', '.join(o['order_id'] for o in orders) or 'none'}."
     )
-    outcome = turn.call("transfer_to_human_agents", {"summary": summary})
+    # The ticket is as urgent as the classifier read the message (the queue is ordered by it).
+    severity = min(5, max(1, int(classification.get("severity_level") or 3)))
+    outcome = turn.call("transfer_to_human_agents", {"summary": summary, "severity": severity})
     if not outcome.ok:
         return turn.update(draft=render("escalation_failed", state.language))
     ticket_id = int(outcome.value["ticket_id"])

@@ -117,3 +117,22 @@ def test_an_answer_to_our_question_does_not_escalate_on_its_sentiment(
     assert not reason.escalated and "yes/no" in reason.reply
     done = touchy.agent.send("c", "yes")
     assert not done.escalated and order_status(touchy.store, order.id) == "cancelled"
+
+
+def test_a_ticket_is_as_urgent_as_the_message_that_escalated(make_agent: AgentFactory) -> None:
+    h = make_agent()
+    said = {
+        "calm": "could I talk to a person about my account please",
+        "furious": "GET ME A HUMAN NOW. You charged me twice and I'm disputing it with my bank",
+    }
+    seen = {}
+    for name, text in said.items():
+        result = h.agent.send(name, text)
+        assert result.ticket_id is not None
+        with h.store.read() as s:
+            ticket = s.get(Ticket, result.ticket_id)
+            assert ticket is not None
+            seen[name] = (ticket.severity, h.agent.state(name).understanding["severity_level"])
+    # The ticket carries the classifier's reading of the message, not one level for every handoff.
+    assert all(ticket == level for ticket, level in seen.values()), seen
+    assert {ticket for ticket, _ in seen.values()} != {3}, seen
