@@ -1111,7 +1111,8 @@ def escalate(state: State, runtime: Runtime[Context]) -> Update:
         f"Orders: {', '.join(o['order_id'] for o in orders) or 'none'}."
     )
     # The ticket is as urgent as the classifier read the message (the queue is ordered by it).
-    severity = min(5, max(1, int(classification.get("severity_level") or 3)))
+    level = classification.get("severity_level")
+    severity = min(5, max(1, level)) if isinstance(level, int) else 3
     outcome = turn.call("transfer_to_human_agents", {"summary": summary, "severity": severity})
     if not outcome.ok:
         return turn.update(draft=render("escalation_failed", state.language))
