@@ -240,6 +240,8 @@ class LLM:
         self._running_lock = threading.Lock()
         self._expected_s: dict[str, float] = {}
         """How long each kind of call has lately taken, in seconds (see ``_timeout``)."""
+        self.output_tokens_per_s: float | None = None
+        """How fast the model has lately written a rewrite, after its first words."""
         self.prompt_tokens_per_s: float | None = None
         """How fast the model reads a prompt, measured by :meth:`warm_up`: a kind of call not yet
         timed is expected to take its prompt's tokens at this speed."""
@@ -293,6 +295,13 @@ class LLM:
         """Record how long a ``kind`` of call took (for a rewrite: until its first words)."""
         before = self._expected_s.get(kind)
         self._expected_s[kind] = seconds if before is None else (before + seconds) / 2
+
+    def _wrote(self, tokens: int, seconds: float) -> None:
+        """Record the speed of a rewrite's output after its first words."""
+        if tokens < 8 or seconds <= 0:
+            return
+        speed, before = tokens / seconds, self.output_tokens_per_s
+        self.output_tokens_per_s = speed if before is None else (before + speed) / 2
 
     def warm_up(self) -> None:
         """Send the writer's prompt once, answered with one token: the endpoint keeps it in its
@@ -449,8 +458,10 @@ class LLM:
 
         Raises :class:`WriterFailed` when the model fails, stalls, stops at its token cap or writes
         nothing; the caller then sends the draft. ``deadline`` (a ``time.monotonic()`` instant)
-        bounds the wait for the first piece, so a slow model costs the turn at most that; once text
-        flows, each piece may take the LLM's timeout. Leaving the loop early stops the model."""
+        bounds the wait for the first piece, and a rewrite is not started where, at the speeds the
+        model has lately shown, its first words and a rewrite as long as the draft would not fit
+        before it; once text flows, each piece may take the LLM's timeout. Leaving the loop early
+        stops the model."""
         name = _LANGUAGE_NAMES.get(language, "English")
         prompt = f"Language: {name}\nDraft reply:\n{draft}"
         writer = self.chat_model.bind(max_tokens=writer_max_tokens(draft))
@@ -459,18 +470,27 @@ class LLM:
             first_wait = self._timeout(deadline, "write")
         except TimeoutError as exc:
             raise WriterFailed(str(exc)) from None
+        speed = self.output_tokens_per_s
+        if deadline is not None and speed:
+            whole = self._expected_s.get("write", 0.0) + count_tokens(draft) / speed
+            if whole > deadline - time.monotonic():
+                raise WriterFailed(f"a rewrite this long takes about {whole:.1f} s")
         started = time.monotonic()
         pieces: queue.Queue[Any] = queue.Queue()
         stop = threading.Event()
 
         def produce() -> None:
+            first_at, text = 0.0, ""
             try:
                 for n, chunk in enumerate(writer.stream(messages)):
                     if n == 0:
-                        self._took("write", time.monotonic() - started)
+                        first_at = time.monotonic()
+                        self._took("write", first_at - started)
                     if stop.is_set():
                         return  # closing the stream ends the request: the server stops writing
+                    text += chunk.content if isinstance(chunk.content, str) else ""
                     pieces.put(chunk)
+                self._wrote(count_tokens(text), time.monotonic() - first_at)
                 pieces.put(_END)
             except Exception as exc:
                 pieces.put(exc)

@@ -135,10 +135,11 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=20.0, gt=0)
     """Seconds one LLM call may take before the agent answers from templates instead."""
 
-    llm_turn_budget_s: float | None = Field(default=2.0, gt=0)
-    """Seconds a served turn (chat API, widget, Slack, ``concierge chat``) waits for the LLM to plan
-    and to start writing; past them the turn answers from templates and says nothing of it. Empty:
-    no budget but ``llm_timeout_s`` a call. Offline evaluations measure the LLM without it."""
+    llm_turn_budget_s: float | None = Field(default=3.0, gt=0)
+    """Seconds of a served turn (chat API, widget, Slack, ``concierge chat``) the LLM may take: a plan
+    or a rewrite that would not fit in them at the speeds the model has lately shown is not started,
+    and the turn answers from templates and says nothing of it. Empty: no budget but
+    ``llm_timeout_s`` a call. Offline evaluations measure the LLM without it."""
 
     llm_prompt_tokens: int = Field(default=3000, ge=256)
     """Token budget of one prompt (tiktoken); older history is dropped to fit."""

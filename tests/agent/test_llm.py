@@ -645,3 +645,15 @@ def test_a_call_slower_than_the_time_left_is_not_started_and_retried_later() -> 
         refused += 1
     assert len(model.calls) == calls + 1 and refused <= 4
     llm.close()
+
+
+def test_a_rewrite_too_long_for_the_time_left_is_not_started() -> None:
+    llm = LLM(scripted(AIMessage("never asked")))
+    llm.output_tokens_per_s = 20.0  # as the local 0.5B model writes on 2 cores
+    long_draft = "Your order has these items: " + ", ".join(f"item {n}" for n in range(60)) + "."
+    with pytest.raises(WriterFailed, match="this long takes about"):
+        list(llm.write_stream(long_draft, "en", deadline=time.monotonic() + 3.0))
+    assert llm.chat_model.calls == []  # type: ignore[attr-defined]
+    # Without a turn's budget (offline evaluations) it is written.
+    assert "".join(llm.write_stream(long_draft, "en")) == "never asked"
+    llm.close()
