@@ -72,6 +72,58 @@ def eval_conversations(
         raise typer.Exit(2) from e
 
 
+@eval_app.command("classifier")
+def eval_classifier(
+    model: Annotated[
+        Path | None, typer.Option(help="The model folder (default: the served one).")
+    ] = None,
+    out: Annotated[
+        str, typer.Option(help="Where the JSON report goes.")
+    ] = "reports/classifier_heldout.json",
+) -> None:
+    """The served classifier on our held-out sets: natural English, Spanish, French, frustration."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from agent.context import Context
+    from classifiers import Classifier
+    from classifiers.errors import ClassifierError
+    from classifiers.heldout import evaluate_heldout
+
+    knobs = Context()  # escalation is read with the thresholds the agent uses
+    try:
+        classifier = Classifier.from_pretrained(model) if model else Classifier.from_pretrained()
+        report = evaluate_heldout(
+            classifier,
+            severity_escalation=knobs.severity_escalation,
+            negative_sentiment=knobs.negative_sentiment,
+        )
+    except (ClassifierError, OSError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+    table = Table("set", "n", "figures", title="classifier on our held-out sets")
+    for name, entry in report.items():
+        if "accuracy" in entry:
+            shown = f"accuracy {entry['accuracy']:.3f}"
+            if entry["oos_recall"] is not None:
+                shown += f", out-of-scope recall {entry['oos_recall']:.2f}"
+        else:
+            esc = entry["escalation"]
+            shown = (
+                f"severity MAE {entry['severity_mae']:.3f}, sentiment accuracy "
+                f"{entry['sentiment_accuracy']:.3f}, escalation P/R/F1 {esc['precision']:.2f} / "
+                f"{esc['recall']:.2f} / {esc['f1']:.3f}"
+            )
+        table.add_row(name, str(entry["n"]), shown)
+    Console().print(table)
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2))
+    typer.echo(f"Wrote {path}")
+
+
 @eval_app.command("tau2")
 def eval_tau2(
     split: Annotated[

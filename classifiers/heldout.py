@@ -1,0 +1,130 @@
+"""The classifier on our own held-out sets: how it reads real customers, in the figures a shop relies on.
+
+- ``natural_test`` / ``natural_eval``: English messages in natural wording (typos, slang, run-on
+  sentences, several requests, indirect requests) over all 31 intents;
+- ``spanish_test`` / ``french_test``: the same in Spanish and French;
+- ``frustration_test``: messages from calm to abusive, labelled by ``data/FRUSTRATION_RUBRIC.md`` with
+  tone, severity, sentiment and whether the agent must hand the conversation to a person.
+
+None of them is ever trained on (``data/TEST_SETS.md``). Escalation is read with the thresholds the
+agent uses (``agent.context.Context``: severity level 4 and up, or a sentiment score of -0.85 and
+below), passed in so that this package does not depend on the agent's.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from classifiers.corpus import DATA_DIR
+from classifiers.errors import DatasetFormatError
+from classifiers.inference import Classifier, Prediction
+
+__all__ = ["INTENT_SETS", "evaluate_heldout", "load_rows"]
+
+INTENT_SETS: Final = ("natural_eval", "natural_test", "spanish_test", "french_test")
+FRUSTRATION_SET: Final = "frustration_test"
+SEVERITY_ESCALATION: Final = 4
+NEGATIVE_SENTIMENT: Final = -0.85
+
+
+def load_rows(name: str, data_dir: Path = DATA_DIR) -> list[dict[str, Any]]:
+    """The rows of ``data_dir/name.jsonl``; a malformed line is an error naming it."""
+    path = data_dir / f"{name}.jsonl"
+    rows = []
+    for line, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise DatasetFormatError(path, f"invalid JSON: {exc.msg}", line=line) from None
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+            raise DatasetFormatError(path, "a row needs a 'text' string", line=line)
+        rows.append(row)
+    return rows
+
+
+def _intents(rows: Sequence[dict[str, Any]], preds: Sequence[Prediction]) -> dict[str, Any]:
+    pairs = list(zip(rows, preds, strict=True))
+    right = [r["intent"] == p.intent for r, p in pairs]
+    oos = [p.intent == "out_of_scope" for r, p in pairs if r["intent"] == "out_of_scope"]
+    in_scope = [r["intent"] == p.intent for r, p in pairs if r["intent"] != "out_of_scope"]
+    confused = Counter(f"{r['intent']} -> {p.intent}" for r, p in pairs if r["intent"] != p.intent)
+    return {
+        "n": len(rows),
+        "accuracy": round(sum(right) / len(rows), 4),
+        "in_scope_accuracy": round(sum(in_scope) / len(in_scope), 4) if in_scope else None,
+        "oos_recall": round(sum(oos) / len(oos), 4) if oos else None,
+        "top_confusions": confused.most_common(8),
+    }
+
+
+def _frustration(
+    rows: Sequence[dict[str, Any]],
+    preds: Sequence[Prediction],
+    severity_escalation: int,
+    negative_sentiment: float,
+) -> dict[str, Any]:
+    pairs = list(zip(rows, preds, strict=True))
+    escalated = [
+        p.severity_level >= severity_escalation or p.sentiment_score <= negative_sentiment
+        for p in preds
+    ]
+    gold = [bool(r["escalate"]) for r in rows]
+    tp = sum(e and g for e, g in zip(escalated, gold, strict=True))
+    fp = sum(e and not g for e, g in zip(escalated, gold, strict=True))
+    fn = sum(g and not e for e, g in zip(escalated, gold, strict=True))
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    by_tone: dict[str, list[float]] = {}
+    for r, p in pairs:
+        by_tone.setdefault(r["tone"], []).append(p.severity_level - r["severity"])
+    return {
+        "n": len(rows),
+        "severity_mae": round(
+            sum(abs(p.severity_level - r["severity"]) for r, p in pairs) / len(rows), 4
+        ),
+        "severity_bias_by_tone": {t: round(sum(v) / len(v), 3) for t, v in sorted(by_tone.items())},
+        "sentiment_accuracy": round(
+            sum(p.sentiment == r["sentiment"] for r, p in pairs) / len(rows), 4
+        ),
+        "escalation": {
+            "precision": round(precision, 4),
+            "recall": round(recall, 4),
+            "f1": round(f1, 4),
+            "thresholds": {
+                "severity_level": severity_escalation,
+                "sentiment_score": negative_sentiment,
+            },
+        },
+    }
+
+
+def evaluate_heldout(
+    classifier: Classifier,
+    data_dir: Path = DATA_DIR,
+    *,
+    severity_escalation: int = SEVERITY_ESCALATION,
+    negative_sentiment: float = NEGATIVE_SENTIMENT,
+) -> dict[str, Any]:
+    """The classifier's figures on every held-out set of ours present in ``data_dir``."""
+    report: dict[str, Any] = {}
+    for name in (*INTENT_SETS, FRUSTRATION_SET):
+        if not (data_dir / f"{name}.jsonl").is_file():
+            continue
+        rows = load_rows(name, data_dir)
+        started = time.perf_counter()
+        preds = classifier.predict([r["text"] for r in rows])
+        if name == FRUSTRATION_SET:
+            entry = _frustration(rows, preds, severity_escalation, negative_sentiment)
+        else:
+            entry = _intents(rows, preds)
+        entry["ms_per_message"] = round((time.perf_counter() - started) * 1000 / len(rows), 3)
+        report[name] = entry
+    return report
