@@ -75,6 +75,7 @@ from agent.understanding import (
 from agent.wording import options_words
 from knowledge.glossary import english_query
 from knowledge.retrieval import passage_excerpt
+from tools import tickets
 from tools.errors import ApprovalRequiredError
 from tools.registry import ToolOutcome
 
@@ -1110,13 +1111,14 @@ def escalate(state: State, runtime: Runtime[Context]) -> Update:
         f"Customer: {state.customer_id or 'not verified'}. "
         f"Orders: {', '.join(o['order_id'] for o in orders) or 'none'}."
     )
-    # The ticket is as urgent as the classifier read the message (the queue is ordered by it).
-    level = classification.get("severity_level")
-    severity = min(5, max(1, level)) if isinstance(level, int) else 3
-    outcome = turn.call("transfer_to_human_agents", {"summary": summary, "severity": severity})
+    outcome = turn.call("transfer_to_human_agents", {"summary": summary})
     if not outcome.ok:
         return turn.update(draft=render("escalation_failed", state.language))
     ticket_id = int(outcome.value["ticket_id"])
+    # The ticket is as urgent as the classifier read the message (the queue is ordered by it).
+    level = classification.get("severity_level")
+    if isinstance(level, int):
+        tickets.set_severity(turn.services.store, ticket_id, min(5, max(1, level)))
     transcript = [
         {
             "role": "customer" if isinstance(m, HumanMessage) else (m.name or "agent"),

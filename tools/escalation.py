@@ -64,17 +64,14 @@ def _open_ticket(
 
 
 @register("generic", "escalation")
-def transfer_to_human_agents(ctx: ToolContext, summary: str, severity: int = 3) -> dict[str, Any]:
+def transfer_to_human_agents(ctx: ToolContext, summary: str) -> dict[str, Any]:
     """Transfer the customer to a human agent, with a summary of their issue. Only transfer if the
     customer explicitly asks for a human, or their issue cannot be solved with the available tools.
 
     Args:
         summary: A summary of the user's issue.
-        severity: How urgent the issue is, 1 (low) to 5 (critical); the staff queue is ordered by it.
     """
-    ticket = _open_ticket(
-        ctx, "transfer_to_human_agents", summary, None, severity, TicketKind.HANDOFF
-    )
+    ticket = _open_ticket(ctx, "transfer_to_human_agents", summary, None, 3, TicketKind.HANDOFF)
     return {"result": "Transfer successful", "ticket_id": ticket.id}
 
 

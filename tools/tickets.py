@@ -93,6 +93,16 @@ def get_ticket(store: Store, ticket_id: int) -> dict[str, Any]:
         return staff_view(_ticket(s, ticket_id))
 
 
+def set_severity(store: Store, ticket_id: int, severity: int) -> None:
+    """How urgent the ticket is, 1 (low) to 5 (critical): the staff queue is ordered by it. The
+    agent sets it from its reading of the customer's message after the handoff (tau2's transfer
+    tool takes a summary only)."""
+    if not 1 <= severity <= 5:
+        raise ValueError("Severity is from 1 (low) to 5 (critical).")
+    with store.write() as s:
+        _ticket(s, ticket_id).severity = severity
+
+
 def _audit(s: Session, staff: str, action: str, ticket: Ticket, **details: Any) -> None:
     s.add(AuditEntry(actor=staff, action=action, target=f"ticket:{ticket.id}", details=details))
 
