@@ -4,14 +4,16 @@ Sources (third-party ones read from the shared datasets folder):
 
 - Bitext 20k + 4k (intents; weak severity and sentiment from ``labels``), deduplicated, split 80/10/10.
 - Our examples (``data/intents_extra.jsonl``: return_item, exchange_item, product_availability,
-  out_of_scope; ``data/intents_natural.jsonl``: ten untemplated messages per Bitext intent, so that
-  plain customer wording is not learnt as "out of scope"), split 80/10/10.
+  out_of_scope; ``data/intents_natural.jsonl`` and ``data/intents_more.jsonl``: untemplated messages
+  for every intent, so that plain customer wording is not learnt as "out of scope";
+  ``data/intents_es_fr.jsonl``: Spanish and French), split 80/10/10.
 - Out-of-scope negatives from CLINC150 (``data_oos_plus.json``): ``oos_train`` -> train, ``oos_val`` ->
   validation, and a few in-scope examples of every CLINC intent that is not a shop request (the intents
   that are, like ``order_status``, are left out). ``oos_test`` is held out.
 - Help-desk tickets (severity from priority): the two training files split 80/10/10;
   ``tickets_multi-lang3-4k_prefix.csv`` held out.
-- Our severity set (``data/severity.jsonl``, severity + sentiment), split 80/10/10.
+- Our severity sets (``data/severity.jsonl``, ``data/severity_more.jsonl``: severity + sentiment),
+  split 80/10/10.
 - A shop's own labeled files (``--data``), split 80/10/10.
 
 Held out for evaluation only: the Bitext 8k service set minus every text in the training pool, the
@@ -21,6 +23,7 @@ Validation and test rows never share a normalised text with training rows.
 
 from __future__ import annotations
 
+import json
 import random
 from collections import defaultdict
 from collections.abc import Sequence
@@ -57,6 +60,25 @@ __all__ = [
 
 DATA_DIR: Final = Path(__file__).resolve().parent / "data"
 """Our own labeled files, shipped with the package."""
+
+OWN_INTENT_FILES: Final = (
+    "intents_extra.jsonl",
+    "intents_natural.jsonl",
+    "intents_more.jsonl",
+    "intents_es_fr.jsonl",
+)
+"""Our intent training files: the four intents Bitext lacks, natural English wording (ten, then 24
+more a intent), and Spanish and French (14 a intent and language)."""
+
+OWN_SEVERITY_FILES: Final = ("severity.jsonl", "severity_more.jsonl")
+"""Our severity and sentiment training files, by ``data/SEVERITY_RUBRIC.md`` and
+``data/FRUSTRATION_RUBRIC.md``."""
+
+OWN_REPEATED: Final = frozenset(
+    {"severity", "severity_more", "intents_natural", "intents_more", "intents_es_fr"}
+)
+"""Sources repeated ``own_repeat`` times in training: the only untemplated wording and the only
+e-commerce severity labels, which thousands of templated and weakly labelled rows would drown."""
 
 CLINC_FILE: Final = "clinc150/data_oos_plus.json"
 TICKETS_DIR: Final = "customer_support_tickets_tobi_bueck_subset"
@@ -170,6 +192,33 @@ def _sample(rows: Sequence[Example], n: int | None, rng: random.Random) -> list[
     return list(rows) if n is None or len(rows) <= n else rng.sample(list(rows), n)
 
 
+HELDOUT_FILES: Final = (
+    "natural_eval.jsonl",
+    "natural_test.jsonl",
+    "spanish_test.jsonl",
+    "french_test.jsonl",
+    "frustration_test.jsonl",
+)
+"""Our test sets (``data/TEST_SETS.md``): evaluated by ``classifiers.heldout``, never trained on."""
+
+
+def _own_rows(path: Path, tax: Taxonomy) -> list[Example]:
+    """One of our training files, each row's source its file's name (a row's own ``source`` says
+    who wrote it: ``written`` by us, or ``drafted`` by a model and kept by a person)."""
+    return [replace(e, source=path.stem) for e in load_labeled_file(path, tax)]
+
+
+def _heldout_keys() -> set[str]:
+    keys: set[str] = set()
+    for name in HELDOUT_FILES:
+        path = DATA_DIR / name
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    keys.add(dedup_key(json.loads(line)["text"]))
+    return keys
+
+
 def build_corpus(config: CorpusConfig) -> Corpus:
     """Load, label, split and de-duplicate every source (see the module docstring)."""
     rng = random.Random(config.seed)
@@ -199,15 +248,16 @@ def build_corpus(config: CorpusConfig) -> Corpus:
     corpus.splits.extend(bitext)
 
     if config.own_files:
-        for name in ("intents_extra.jsonl", "intents_natural.jsonl"):
+        for name in OWN_INTENT_FILES:
             path = DATA_DIR / name
-            rows = load_labeled_file(path, tax)
+            rows = _own_rows(path, tax)
             record(path, len(rows), "train/val/test (80/10/10)")
             corpus.splits.extend(split(_with_weak_labels(rows), seed=config.seed))
-        path = DATA_DIR / "severity.jsonl"
-        rows = load_labeled_file(path, tax)
-        record(path, len(rows), "train/val/test (80/10/10), severity + sentiment")
-        corpus.splits.extend(split(rows, seed=config.seed))
+        for name in OWN_SEVERITY_FILES:
+            path = DATA_DIR / name
+            rows = _own_rows(path, tax)
+            record(path, len(rows), "train/val/test (80/10/10), severity + sentiment")
+            corpus.splits.extend(split(rows, seed=config.seed))
 
     # Out-of-scope negatives from CLINC150.
     path = data / CLINC_FILE
@@ -259,11 +309,16 @@ def build_corpus(config: CorpusConfig) -> Corpus:
         record(Path(path), len(rows), "shop data: train/val/test (80/10/10)")
         corpus.splits.extend(split(_with_weak_labels(rows), seed=config.seed))
 
+    # Our held-out sets are never trained on, nor used to calibrate or select: any row with the same
+    # normalised text leaves every split.
+    ours_held = _heldout_keys()
+    for part_name, part in corpus.splits:
+        setattr(corpus.splits, part_name, [e for e in part if dedup_key(e.text) not in ours_held])
     corpus.splits = remove_overlap(corpus.splits)
     # Our hand-written severity rows are the only e-commerce severity and sentiment annotations, and
     # our plain-wording intent rows the only untemplated ones: repeated so that thousands of
     # templated and weakly labeled rows do not drown them.
-    ours = [e for e in corpus.splits.train if e.source in ("severity", "intents_natural")]
+    ours = [e for e in corpus.splits.train if e.source in OWN_REPEATED]
     corpus.splits.train.extend(ours * max(0, config.own_repeat - 1))
     corpus.splits.train = _upsample(corpus.splits.train, config.min_train_per_intent, rng)
     train_keys = {dedup_key(e.text) for e in corpus.splits.train} | {

@@ -167,7 +167,9 @@ def evaluate_classifier(
         src: regression_report([_severity(test[i]) for i in idx], severity[idx])
         for src, idx in sorted(by_source.items())
     }
-    human = [i for i, r in enumerate(test) if r.source == "severity" and r.sentiment]
+    human = [
+        i for i, r in enumerate(test) if r.source in ("severity", "severity_more") and r.sentiment
+    ]
     metrics["test"]["sentiment_hand_labelled"] = classification_report(
         [SENTIMENTS.index(str(test[i].sentiment)) for i in human], sentiment[human]
     )

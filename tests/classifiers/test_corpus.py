@@ -35,16 +35,34 @@ def test_our_files_are_valid_and_big_enough() -> None:
     trained = {dedup_key(e.text) for e in extra + plain}
     assert not {dedup_key(e.text) for e in natural} & trained
     assert (DATA_DIR / "SEVERITY_RUBRIC.md").read_text().count("What makes a 5") == 1
+    more = load_labeled_file(DATA_DIR / "intents_more.jsonl", TAX)
+    assert min(Counter(e.intent for e in more).values()) >= 24
+    assert {e.intent for e in more} == set(TAX.intents)
+    lines = (DATA_DIR / "intents_es_fr.jsonl").read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines]
+    per_language = Counter((r["lang"], r["intent"]) for r in rows)
+    assert min(per_language.values()) >= 14 and len(per_language) == 2 * len(TAX.intents)
+    frustration = load_labeled_file(DATA_DIR / "severity_more.jsonl", TAX)
+    assert len(frustration) >= 450 and all(e.sentiment for e in frustration)
+    # Nothing we train on is a message of our held-out sets.
+    ours = {dedup_key(e.text) for e in more + frustration} | {dedup_key(r["text"]) for r in rows}
+    for name in ("natural_test", "spanish_test", "french_test", "frustration_test"):
+        held = (DATA_DIR / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+        assert not ours & {dedup_key(json.loads(line)["text"]) for line in held}, name
 
 
 @pytest.fixture(scope="module")
 def corpus_and_config(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, CorpusConfig]:
     shop = tmp_path_factory.mktemp("shop") / "shop.jsonl"
+    # A shop's file that happens to hold a message of our held-out sets: it must not be trained on.
+    held = json.loads((DATA_DIR / "natural_test.jsonl").read_text().splitlines()[0])
     shop.write_text(
         "\n".join(
             json.dumps({"text": f"my parcel number {i} went missing", "intent": "track_order"})
             for i in range(20)
         )
+        + "\n"
+        + json.dumps({"text": held["text"].upper(), "intent": held["intent"]})
     )
     config = CorpusConfig(
         Settings().shared_data_dir,
@@ -76,6 +94,12 @@ def test_corpus_has_no_evaluation_row_in_training(
     assert min(n for i, n in intents.items() if i is not None) >= 200  # upsampled
     assert all(e.severity is not None and e.sentiment for e in corpus.splits.train)
     assert any(e.source == "shop" for e in corpus.splits.train)
+    held = {
+        dedup_key(json.loads(line)["text"])
+        for line in (DATA_DIR / "natural_test.jsonl").read_text().splitlines()
+    }
+    for _, part in corpus.splits:
+        assert not held & {dedup_key(e.text) for e in part}
 
 
 def test_corpus_records_source_hashes(corpus_and_config: tuple[object, CorpusConfig]) -> None:
