@@ -72,6 +72,14 @@ def train_command(
         bool,
         typer.Option("--if-missing", help="Do nothing when a trained classifier is already there."),
     ] = False,
+    new_rows: Annotated[
+        bool,
+        typer.Option(
+            "--new-rows",
+            help="Also train on the rows written for issue 16 (natural English, Spanish, French, "
+            "frustration); not yet the default: see classifiers/README.md.",
+        ),
+    ] = False,
 ) -> None:
     """Fine-tune the intent / severity / sentiment classifier, calibrate it, export ONNX int8."""
     from classifiers.inference import CONFIG_FILE, DEFAULT_MODEL_NAME
@@ -101,6 +109,7 @@ def train_command(
                 extra_data=data or [],
                 taxonomy_path=taxonomy,
                 args=args,
+                corpus_overrides={"new_rows": True} if new_rows else None,
                 progress=progress,
                 log=lambda line: progress.console.print(f"  {line}"),
             )

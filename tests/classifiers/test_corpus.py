@@ -110,3 +110,22 @@ def test_corpus_records_source_hashes(corpus_and_config: tuple[object, CorpusCon
     names = {Path(p).name for p in corpus.sources}
     assert "TrainingdatasetBitextsample.csv" in names and "shop.jsonl" in names
     assert all(len(s["sha256"]) == 64 for s in corpus.sources.values())
+
+
+def test_the_new_rows_are_trained_on_only_when_asked() -> None:
+    def sources(**overrides: object) -> set[str]:
+        config = CorpusConfig(
+            Settings().shared_data_dir,
+            TAX,
+            max_train_per_intent=20,
+            max_eval_per_intent=4,
+            clinc_negatives_per_intent=0,
+            max_tickets_train=10,
+            max_heldout=20,
+            **overrides,  # type: ignore[arg-type]
+        )
+        return {e.source for e in build_corpus(config).splits.train}
+
+    new = {"intents_more", "intents_es_fr", "severity_more"}
+    assert not sources() & new
+    assert sources(new_rows=True) >= new
