@@ -16,6 +16,7 @@ from agent.graph import Graph, build_graph
 from agent.handoff import approval_in
 from agent.state import State
 from agent.templates import render
+from agent.understanding import understood_intent
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,15 @@ class Agent:
             reply = render("awaiting_approval", state.language)
         return TurnResult(
             reply="" if silent else reply,
-            intent=u.get("intent"),
+            intent=understood_intent(
+                u["intent"],
+                u["confidence"],
+                u["out_of_scope"],
+                u.get("goal"),
+                self.context.min_confidence,
+            )
+            if u
+            else None,
             confidence=u.get("confidence"),
             severity=u.get("severity_level"),
             sentiment=u.get("sentiment"),

@@ -22,6 +22,7 @@ from agent.understanding import (
     request_parts,
     small_talk,
     suspicious,
+    understood_intent,
     withdraws,
     yes_and_more,
     yes_no,
@@ -93,6 +94,8 @@ def test_choose_goal(
         ("¿se puede devolver un artículo usado?", True),
         ("quels moyens de paiement acceptez-vous ?", True),
         ("¿cuánto tarda el envío?", True),
+        ("what does your policy say about modifying a pending order?", True),
+        ("what's your policy on exchanges?", True),
         ("oye, el envío a Hawaii sale más caro o tarda más?", True),
         ("combien de temps pour la livraison ?", True),
         ("la livraison est gratuite ?", True),
@@ -562,3 +565,19 @@ def test_a_request_that_depends_on_a_fact() -> None:
     assert conditional("change it to blue if it's in stock")
     assert not conditional("I want to return the lamp, it's too bright")
     assert not conditional("if you could cancel my order that would be great")
+
+
+@pytest.mark.parametrize(
+    ("intent", "confidence", "goal", "reported"),
+    [
+        ("get_refund", 0.83, "return_item", "get_refund"),  # the classifier chose the goal
+        ("get_refund", 0.46, "return_item", "return_item"),  # the words did: "send back both"
+        ("track_refund", 0.9, "return_item", "return_item"),  # words first (Spanish, French)
+        ("check_refund_policy", 0.9, "policy", "check_refund_policy"),  # no intent names it
+        ("change_order", 0.95, "exchange_item", "change_order"),  # a pending order's items
+    ],
+)
+def test_the_intent_reported_is_the_one_acted_on(
+    intent: str, confidence: float, goal: str, reported: str
+) -> None:
+    assert understood_intent(intent, confidence, False, goal, 0.5) == reported  # type: ignore[arg-type]
