@@ -6,12 +6,7 @@ Skipped only where Chromium or Playwright is missing and ``CI`` is unset; in CI 
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,8 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from sqlalchemy import select
 
 from agent import Agent, Context, open_checkpointer
@@ -30,6 +23,7 @@ from api.app import create_app
 from classifiers import Classifier
 from knowledge import KnowledgeBase
 from tests.agent.conftest import QUIET
+from tests.api.browser import chromium, serve
 from tests.api.conftest import api_settings, signed_identity
 from tests.conftest import StoreFactory
 from tools.models import Customer, Ticket, utcnow
@@ -40,40 +34,10 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("CONCIERGE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 DANA_KEY = "console-browser-dana-key"
 SAM_KEY = "console-browser-sam-key"
 TIMEOUT_MS = 20_000
 VIP_SPEND = 1000.0
-
-
-def _missing(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}: CI must run the browser tests", pytrace=False)
-    pytest.skip(reason)
-
-
-@contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """``app`` served by uvicorn in a background thread on a free loopback port: its URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))  # a free port, held from here on: no race with other processes
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
 
 
 @dataclass
@@ -106,17 +70,8 @@ def desk(
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).is_file() and not shutil.which("chromium"):
-        _missing(f"no Chromium at {CHROMIUM}")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("the playwright package is not installed")
-    executable = CHROMIUM if Path(CHROMIUM).is_file() else shutil.which("chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @contextmanager

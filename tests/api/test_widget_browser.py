@@ -5,9 +5,7 @@ Skipped only where Chromium or Playwright is missing and ``CI`` is unset; in CI 
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import socket
 import threading
 import time
@@ -20,13 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-import uvicorn
 
 from agent import Agent, Context, open_checkpointer
 from api.app import create_app
 from classifiers import Classifier
 from knowledge import KnowledgeBase
 from tests.agent.conftest import QUIET, find_order
+from tests.api.browser import chromium, serve
 from tests.api.conftest import WIDGET_ORIGIN, api_settings, signed_identity
 from tests.conftest import StoreFactory
 from tools.demo import seed_demo_shop
@@ -37,16 +35,8 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("CONCIERGE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 AGENT_KEY = "widget-test-agent-key"
 TIMEOUT_MS = 20_000
-
-
-def _missing(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}: CI must run the browser tests", pytrace=False)
-    pytest.skip(reason)
 
 
 class ShopSite(ThreadingHTTPServer):
@@ -95,50 +85,26 @@ def live_server(
     agent = Agent(
         Context(store=store, classifier=api_classifier, kb=api_kb, **knobs), checkpointer.saver
     )
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))  # a free port, held from here on: no race with other processes
-    port = sock.getsockname()[1]
     shop = ShopSite()
     shop_thread = threading.Thread(target=shop.serve_forever, daemon=True)
     shop_thread.start()
     settings = api_settings(
         Path(tmp), api_agent_keys=[AGENT_KEY], api_cors_origins=[WIDGET_ORIGIN, shop.origin]
     )
-    app = create_app(settings, agent=agent)
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", shop, agent, store)
+        with serve(create_app(settings, agent=agent)) as url:
+            yield LiveServer(url, shop, agent, store)
     finally:
         shop.shutdown()
         shop.server_close()
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
         checkpointer.close()
         store.dispose()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).is_file() and not shutil.which("chromium"):
-        _missing(f"no Chromium at {CHROMIUM}")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("the playwright package is not installed")
-    executable = CHROMIUM if Path(CHROMIUM).is_file() else shutil.which("chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
