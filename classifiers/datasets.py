@@ -304,6 +304,16 @@ def load_labeled_file(path: Path, taxonomy: Taxonomy | None = None) -> list[Exam
         return out
     if path.suffix.lower() not in (".jsonl", ".ndjson", ".json"):
         raise DatasetFormatError(path, "expected a .jsonl or .csv file")
+    for line, row in jsonl_objects(path):
+        example = _labeled_row(path, line, row, taxonomy, source)
+        if example is not None:
+            out.append(example)
+    return out
+
+
+def jsonl_objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each JSON object of a JSON Lines file with its line number; blank lines are skipped, and a
+    line that is not a JSON object is an error naming it."""
     with path.open(encoding="utf-8-sig") as fh:
         for line, raw in enumerate(fh, start=1):
             if not raw.strip():
@@ -314,10 +324,7 @@ def load_labeled_file(path: Path, taxonomy: Taxonomy | None = None) -> list[Exam
                 raise DatasetFormatError(path, f"invalid JSON: {exc.msg}", line=line) from None
             if not isinstance(row, dict):
                 raise DatasetFormatError(path, "each line must be a JSON object", line=line)
-            example = _labeled_row(path, line, row, taxonomy, source)
-            if example is not None:
-                out.append(example)
-    return out
+            yield line, row
 
 
 def dedup(examples: Iterable[Example]) -> list[Example]:

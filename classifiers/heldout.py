@@ -13,7 +13,6 @@ below), passed in so that this package does not depend on the agent's.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from classifiers.corpus import DATA_DIR
+from classifiers.datasets import jsonl_objects
 from classifiers.errors import DatasetFormatError
 from classifiers.inference import Classifier, Prediction
 
@@ -36,14 +36,8 @@ def load_rows(name: str, data_dir: Path = DATA_DIR) -> list[dict[str, Any]]:
     """The rows of ``data_dir/name.jsonl``; a malformed line is an error naming it."""
     path = data_dir / f"{name}.jsonl"
     rows = []
-    for line, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not raw.strip():
-            continue
-        try:
-            row = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise DatasetFormatError(path, f"invalid JSON: {exc.msg}", line=line) from None
-        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+    for line, row in jsonl_objects(path):
+        if not isinstance(row.get("text"), str):
             raise DatasetFormatError(path, "a row needs a 'text' string", line=line)
         rows.append(row)
     return rows
