@@ -71,6 +71,8 @@ bench: install services llm-model
 	$(BIN)/concierge bench retrieval
 	$(BIN)/concierge bench classifiers
 	$(BIN)/concierge train --quick --if-missing
+	$(BIN)/concierge eval classifier
+	$(BIN)/concierge train --quick --if-missing
 	$(BIN)/concierge bench agent
 	$(BIN)/concierge bench agent --llm local --repeats 3
 	$(BIN)/concierge bench routing
