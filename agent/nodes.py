@@ -60,7 +60,6 @@ from agent.understanding import (
     cancel_reason,
     choose_goal,
     conditional,
-    fold,
     format_address,
     goal_cue,
     parse_address,
@@ -73,7 +72,7 @@ from agent.understanding import (
     yes_no,
 )
 from agent.wording import options_words
-from knowledge.glossary import english_query
+from knowledge.glossary import english_query, fold
 from knowledge.retrieval import passage_excerpt
 from tools import tickets
 from tools.errors import ApprovalRequiredError

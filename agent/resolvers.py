@@ -14,8 +14,9 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from agent.understanding import US_STATES, describe_options, fold
+from agent.understanding import US_STATES, describe_options
 from agent.wording import products_named_in
+from knowledge.glossary import fold
 
 # ------------------------------------------------------------------------------------- identity
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import itertools
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, Literal
 
 from agent.goals import Goal
+from knowledge.glossary import fold
 
 # The goals that need a verified customer.
 ACCOUNT_GOALS: Final[frozenset[Goal]] = frozenset(
@@ -49,12 +49,6 @@ INTENT_GOALS: Final[Mapping[str, Goal]] = {
     "contact_customer_service": "human",
     "complaint": "complaint",
 }
-
-
-def fold(text: str) -> str:
-    """Lower case without accents, so "devolución" and "devolucion" read the same."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def _rx(pattern: str) -> re.Pattern[str]:

@@ -16,10 +16,11 @@ from __future__ import annotations
 import functools
 import math
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final
+
+from knowledge.glossary import fold
 
 NBSP: Final = "\u00a0"
 """The no-break space between an amount and its currency in Spanish and French."""
@@ -643,15 +644,9 @@ def names_list(words: Sequence[str], lang: str) -> str:
     return f"{', '.join(words[:-1])} {_AND[_index(lang)]} {words[-1]}"
 
 
-def _plain(text: str) -> str:
-    """Lower case without accents: "Lunettes de Soleil" and "lunettes de soleil" read alike."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
 # Spanish and French names, longest first: "cafetera expreso" is found before "cafetera".
 _FOREIGN_NAMES: Final = sorted(
-    ((_plain(foreign), english) for english, names in _PRODUCTS.items() for foreign in names),
+    ((fold(foreign), english) for english, names in _PRODUCTS.items() for foreign in names),
     key=lambda pair: -len(pair[0]),
 )
 
@@ -660,7 +655,7 @@ _FOREIGN_NAMES: Final = sorted(
 def products_named_in(text: str) -> tuple[str, ...]:
     """The English names of the products the text names in Spanish or French ("mi pedido de las
     gafas de sol" -> ["sunglasses"]); each stretch of text names one product at most."""
-    rest = _plain(text)
+    rest = fold(text)
     found = []
     for foreign, english in _FOREIGN_NAMES:
         pattern = rf"(?<![\w-]){re.escape(foreign)}(?:e?s|x)?(?![\w-])"

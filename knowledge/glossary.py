@@ -96,7 +96,8 @@ _FRENCH: Final[dict[str, str]] = {
 _GLOSSARIES: Final = {"es": _SPANISH, "fr": _FRENCH}
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
+    """Lower case without accents, so "devolución" and "devolucion" read the same."""
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
@@ -107,7 +108,7 @@ def english_terms(text: str, language: str) -> list[str]:
     glossary = _GLOSSARIES.get(language)
     if not glossary:
         return []
-    folded = _fold(text)
+    folded = fold(text)
     found: list[tuple[int, str]] = []
     for stem, english in glossary.items():
         match = re.search(r"(?<![a-z])" + re.escape(stem), folded)

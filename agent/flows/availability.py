@@ -15,8 +15,9 @@ from agent.flows.base import (
 )
 from agent.state import State
 from agent.templates import render
-from agent.understanding import fold, named_option_values
+from agent.understanding import named_option_values
 from agent.wording import options_words
+from knowledge.glossary import fold
 
 
 def _availability(state: State, turn: Turn) -> Update:

@@ -32,7 +32,7 @@ from agent.resolvers import (
 from agent.services import Services
 from agent.state import Pending, State, ToolCall
 from agent.templates import render
-from agent.understanding import fold, refund_choice, yes_no
+from agent.understanding import refund_choice, yes_no
 from agent.wording import (
     money,
     names_list,
@@ -43,6 +43,7 @@ from agent.wording import (
     status_needed,
     status_words,
 )
+from knowledge.glossary import fold
 from tools.context import ToolContext
 from tools.errors import (
     ConfirmationRequiredError,

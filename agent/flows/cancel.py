@@ -19,7 +19,8 @@ from agent.flows.base import (
 from agent.resolvers import named_items
 from agent.state import State
 from agent.templates import render
-from agent.understanding import cancel_reason, fold
+from agent.understanding import cancel_reason
+from knowledge.glossary import fold
 from tools.errors import ConfirmationRequiredError
 
 
