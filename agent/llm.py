@@ -433,23 +433,12 @@ class LLM:
         all the evidence. A short prompt is most of the writer's speed on a small local model (the
         evidence was up to 6,000 characters), and output is capped in proportion to the draft; a
         rewrite cut off at that cap is dropped rather than sent half-finished."""
-        name = _LANGUAGE_NAMES.get(language, "English")
-        prompt = f"Language: {name}\nDraft reply:\n{draft}"
-        writer = self.chat_model.bind(max_tokens=writer_max_tokens(draft))
         try:
-            message = self._call(
-                writer, self.fit(WRITER_PROMPT, [HumanMessage(prompt)]), kind="write"
-            )
-        except Exception as exc:
-            log.warning("writer failed: %s", type(exc).__name__)
+            text = "".join(self.write_stream(draft, language)).strip()
+        except WriterFailed as exc:
+            log.warning("writer failed (%s)", exc)
             return None
-        if not isinstance(message, AIMessage):
-            return None
-        if message.response_metadata.get("finish_reason") == "length":
-            log.warning("writer stopped at its token cap: the draft is sent")
-            return None
-        text = message.content
-        return text.strip() if isinstance(text, str) and text.strip() else None
+        return text or None
 
     def write_stream(
         self, draft: str, language: str, *, deadline: float | None = None
