@@ -3,7 +3,6 @@ agent made of it; resume a paused approval. Used by the terminal chat, the bench
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,15 +94,12 @@ class Agent:
             reply = render("awaiting_approval", state.language)
         return TurnResult(
             reply="" if silent else reply,
-            intent=_by_status(
-                understood_intent(
-                    u["intent"],
-                    u["confidence"],
-                    u["out_of_scope"],
-                    u.get("goal"),
-                    self.context.min_confidence,
-                ),
-                state,
+            intent=understood_intent(
+                u["intent"],
+                u["confidence"],
+                u["out_of_scope"],
+                u.get("goal"),
+                self.context.min_confidence,
             )
             if u
             else None,
@@ -125,28 +121,3 @@ class Agent:
             grounded=state.grounded,
             customer_id=state.customer_id,
         )
-
-
-def _by_status(intent: str, state: State) -> str:
-    """Another variant of an item is an exchange once the order is delivered and a change of its
-    items while it is pending: the words cannot tell, the order's status the flow read can."""
-    if intent not in ("exchange_item", "change_order"):
-        return intent
-    order_id = state.slots.get("order_id")
-    for call in reversed(state.tool_calls):
-        if call["name"] == "get_order_details" and call["arguments"].get("order_id") == order_id:
-            status = _status_of(call["result"])
-            if status == "delivered":
-                return "exchange_item"
-            if status == "pending":
-                return "change_order"
-            break
-    return intent
-
-
-def _status_of(result: str) -> str | None:
-    try:
-        value = json.loads(result)
-    except (TypeError, ValueError):
-        return None
-    return value.get("status") if isinstance(value, dict) else None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 import pytest
@@ -582,34 +581,3 @@ def test_the_intent_reported_is_the_one_acted_on(
     intent: str, confidence: float, goal: str, reported: str
 ) -> None:
     assert understood_intent(intent, confidence, False, goal, 0.5) == reported  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize(
-    ("said", "status", "reported"),
-    [
-        ("change_order", "delivered", "exchange_item"),  # another size of a delivered item
-        ("exchange_item", "pending", "change_order"),  # another colour while it is pending
-        ("exchange_item", None, "exchange_item"),  # no order read yet: the words stand
-        ("return_item", "delivered", "return_item"),
-    ],
-)
-def test_another_variant_is_named_by_the_orders_status(
-    said: str, status: str | None, reported: str
-) -> None:
-    from agent.runner import _by_status
-    from agent.state import State
-
-    calls = (
-        [
-            {
-                "name": "get_order_details",
-                "arguments": {"order_id": "#W1"},
-                "ok": True,
-                "result": json.dumps({"order_id": "#W1", "status": status}),
-            }
-        ]
-        if status
-        else []
-    )
-    state = State(slots={"order_id": "#W1"}, tool_calls=calls)  # type: ignore[arg-type]
-    assert _by_status(said, state) == reported
