@@ -202,16 +202,17 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
     # classifier's sentiment and intent on "I ordered it by mistake" or an e-mail address say little
     # about the customer's mood or wishes, so only their words (a request for a human) escalate it.
     answering = _answers(state, text, u)
+    chatting = state.pending is None and small_talk(text) is not None
     if u["cue"] == "human" or (
-        u["goal"] == "human" and not answering and _PERSON.search(fold(text))
+        u["goal"] == "human" and not answering and not chatting and _PERSON.search(fold(text))
     ):
         # The classifier's "contact a human" counts only where a person or a channel is named:
         # "Can you please provide your email address?" (a customer speaking as the agent, tau2
-        # task 60) read as contact_customer_service at 0.96.
+        # task 60) read as contact_customer_service at 0.96; and never in thanks ("I appreciate
+        # your understanding and support", tau2 task 33).
         reasons.append("customer_asked_for_human")
     if u["severity_level"] >= ctx.severity_escalation:
         reasons.append(f"severity_{u['severity_level']}")
-    chatting = state.pending is None and small_talk(text) is not None
     if u["sentiment_score"] <= ctx.negative_sentiment and not answering and not chatting:
         reasons.append("negative_sentiment")
     goal = state.goal
@@ -1256,7 +1257,14 @@ def guard(state: State, runtime: Runtime[Context]) -> Update:
         candidate = fallback or render("safe_fallback", state.language)
         if not fallback:
             update["cited"] = []  # the quoted passage is not what is sent
-    same = bool(candidate) and candidate == state.last_reply and state.mode != "handed_off"
+    # A repeated answer is said to be a repeat, except to small talk: "You're welcome!" twice is
+    # what a person says to two thank-yous.
+    same = (
+        bool(candidate)
+        and candidate == state.last_reply
+        and state.mode != "handed_off"
+        and small_talk(last_user_text(state)) is None
+    )
     update["last_reply"] = candidate
     update["repeats"] = state.repeats + 1 if same else 0
     if same:

@@ -306,7 +306,10 @@ _ACCEPTED: Final = _rx(
     r"que metodos de pago|quels moyens de paiement|"
     # Asking what the rules say: "what does your policy say about modifying a pending order?"
     r"what (does|do) (your|the) (policy|policies|rules?) say|"
-    r"what(?:'s| is| are) (your|the) (policy|policies|rules?) (on|for|about))\b"
+    r"what(?:'s| is| are) (your|the) (policy|policies|rules?) (on|for|about)|"
+    # "what is your return window?", "what are your shipping times?"
+    r"what(?:'s| is| are) (your|the) (return|refund|exchange|shipping|delivery|warranty) "
+    r"(window|policy|policies|period|times?|rules?|options|costs?|fees?))\b"
 )
 
 

@@ -96,6 +96,8 @@ def test_choose_goal(
         ("¿cuánto tarda el envío?", True),
         ("what does your policy say about modifying a pending order?", True),
         ("what's your policy on exchanges?", True),
+        ("what is your return window?", True),
+        ("what are your shipping times?", True),
         ("oye, el envío a Hawaii sale más caro o tarda más?", True),
         ("combien de temps pour la livraison ?", True),
         ("la livraison est gratuite ?", True),
