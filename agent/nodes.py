@@ -62,6 +62,7 @@ from agent.understanding import (
     conditional,
     format_address,
     goal_cue,
+    goal_reading,
     parse_address,
     refund_choice,
     request_parts,
@@ -133,7 +134,8 @@ def understand(state: State, runtime: Runtime[Context]) -> Update:
     text = last_user_text(state)
     classifier = resolve(ctx).classifier
     if classifier is not None:
-        p = classifier.predict(text)
+        # Spanish and French are read by the classifier's multilingual head where it has one.
+        p = classifier.predict(text, language=state.language)
         u = Understanding(
             intent=p.intent,
             confidence=round(p.confidence, 4),
@@ -162,14 +164,18 @@ def understand(state: State, runtime: Runtime[Context]) -> Update:
             goal=None,
         )
     cue = goal_cue(text)
+    intent, confidence = u["intent"], u["confidence"]
+    if classifier is not None:
+        intent, confidence = goal_reading(intent, confidence, p.top_k)
     goal = choose_goal(
         cue,
-        u["intent"],
-        u["confidence"],
+        intent,
+        confidence,
         u["out_of_scope"],
         ctx.min_confidence,
         state.language,
         text,
+        read_in_language=classifier is not None and state.language in classifier.languages,
     )
     u["cue"], u["goal"] = cue, goal
     return {"understanding": u}

@@ -100,6 +100,7 @@ class Agent:
                 u["out_of_scope"],
                 u.get("goal"),
                 self.context.min_confidence,
+                u.get("cue"),
             )
             if u
             else None,

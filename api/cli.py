@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from agent.cli import chat_command
 from agent.llm_cli import app as llm_app
 from api.server import serve_command
-from classifiers.cli import bench_command, train_command
+from classifiers.cli import bench_command, oos_command, train_command
 from knowledge.cli import app as kb_app
 from tools.cli import StoreOption
 from tools.cli import app as shop_app
+
+if TYPE_CHECKING:
+    from classifiers import Classifier
 
 app = typer.Typer(
     name="concierge",
@@ -30,6 +33,7 @@ app.command("train")(train_command)
 app.command("chat")(chat_command)
 app.command("serve")(serve_command)
 bench_app.command("classifiers")(bench_command)
+bench_app.command("oos")(oos_command)
 
 
 @app.command()
@@ -72,6 +76,44 @@ def eval_conversations(
         raise typer.Exit(2) from e
 
 
+def _ablation(classifier: Classifier, against: Path, knobs: Any) -> dict[str, dict[str, Any]]:
+    """The earlier model, this one without its multilingual head, and this one, on our held-out
+    sets, each with McNemar's test against the earlier model."""
+    from classifiers import Classifier
+    from classifiers.heldout import compare_heldout
+
+    models = {"earlier model": Classifier.from_pretrained(against)}
+    if classifier.multilingual is not None:
+        english_only = Classifier.from_pretrained(classifier.folder)
+        english_only.multilingual = None
+        models["this model, English reading only"] = english_only
+    models["this model"] = classifier
+    return compare_heldout(
+        models,
+        "earlier model",
+        severity_escalation=knobs.severity_escalation,
+        negative_sentiment=knobs.negative_sentiment,
+    )
+
+
+def _path_costs(classifier: Classifier) -> dict[str, dict[str, Any]]:
+    """Batch-1 latency and peak RSS of the English path and, where the model has its head, the
+    multilingual one, each in a fresh process (``classifiers.latency``), on one thread."""
+    from classifiers.heldout import load_rows
+    from classifiers.latency import measure_in_subprocess
+
+    costs = {
+        "english": measure_in_subprocess(
+            "classifier", classifier.folder, [r["text"] for r in load_rows("natural_test")]
+        )
+    }
+    if classifier.multilingual is not None:
+        costs["spanish / french"] = measure_in_subprocess(
+            "multilingual", classifier.folder, [r["text"] for r in load_rows("spanish_test")]
+        )
+    return costs
+
+
 @eval_app.command("classifier")
 def eval_classifier(
     model: Annotated[
@@ -80,8 +122,23 @@ def eval_classifier(
     out: Annotated[
         str, typer.Option(help="Where the JSON report goes.")
     ] = "reports/classifier_heldout.json",
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            help="An earlier model folder: adds ablation rows (it, this model without its "
+            "multilingual head, this model) with McNemar's test against it."
+        ),
+    ] = None,
+    latency: Annotated[
+        bool,
+        typer.Option(
+            "--latency/--no-latency",
+            help="Also time the English and the multilingual path in fresh processes.",
+        ),
+    ] = True,
 ) -> None:
-    """The served classifier on our held-out sets: natural English, Spanish, French, frustration."""
+    """The served classifier on our held-out sets: natural English, Spanish, French, frustration;
+    and the cost of reading English and Spanish (batch-1 p50 / p95, peak RSS)."""
     import json
 
     from rich.console import Console
@@ -100,11 +157,38 @@ def eval_classifier(
             severity_escalation=knobs.severity_escalation,
             negative_sentiment=knobs.negative_sentiment,
         )
+        if against is not None:
+            report["ablation"] = _ablation(classifier, against, knobs)
+        if latency:
+            report["latency"] = _path_costs(classifier)
     except (ClassifierError, OSError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e
     table = Table("set", "n", "figures", title="classifier on our held-out sets")
     for name, entry in report.items():
+        if name == "ablation":
+            for row, sets in entry.items():
+                shown = ", ".join(
+                    f"{set_name} {figures['accuracy']:.3f}"
+                    + (
+                        f" (p={figures['mcnemar_vs_reference']['p_value']:.2g})"
+                        if "mcnemar_vs_reference" in figures
+                        else ""
+                    )
+                    for set_name, figures in sets.items()
+                )
+                table.add_row(f"ablation: {row}", "", shown)
+            continue
+        if name == "latency":
+            for path_name, cost in entry.items():
+                shown = (
+                    f"batch-1 p50 {cost['batch1_p50_ms']:.2f} ms, p95 {cost['batch1_p95_ms']:.2f} "
+                    f"ms, peak RSS {cost['peak_rss_mb']:.0f} MB"
+                    if "error" not in cost
+                    else cost["error"]
+                )
+                table.add_row(f"cost: {path_name}", "", shown)
+            continue
         if "accuracy" in entry:
             shown = f"accuracy {entry['accuracy']:.3f}"
             if entry["oos_recall"] is not None:

@@ -45,6 +45,8 @@ from classifiers.labels import (
     weak_sentiment,
     weak_severity,
 )
+from classifiers.language import LANGUAGES, Language, detect_language
+from classifiers.multilingual import MultilingualHead
 from classifiers.preprocessing import clean_text, mask_pii
 from classifiers.taxonomy import DEFAULT_TAXONOMY, Taxonomy, load_taxonomy
 from classifiers.training_args import Mode, TrainingArguments
@@ -53,6 +55,7 @@ __all__ = [
     "DEFAULT_MODEL_NAME",
     "DEFAULT_TAXONOMY",
     "ENTITY_TYPES",
+    "LANGUAGES",
     "PRIORITY_TO_SEVERITY",
     "SENTIMENTS",
     "BaseModelError",
@@ -66,8 +69,10 @@ __all__ = [
     "EntityExtractor",
     "EntityType",
     "Example",
+    "Language",
     "Mode",
     "ModelNotFoundError",
+    "MultilingualHead",
     "OOSDecision",
     "Prediction",
     "Sentiment",
@@ -79,6 +84,7 @@ __all__ = [
     "choose_oos_threshold",
     "clean_text",
     "dedup",
+    "detect_language",
     "expected_calibration_error",
     "extract_entities",
     "fit_temperature",

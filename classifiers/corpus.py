@@ -70,13 +70,25 @@ OWN_SEVERITY_FILES: Final = ("severity.jsonl",)
 
 NEW_ROWS_FILES: Final = ("intents_more.jsonl", "intents_es_fr.jsonl", "severity_more.jsonl")
 """Training rows written for issue 16 (856 natural English, 987 Spanish and French, 629 severity rows
-by ``data/FRUSTRATION_RUBRIC.md``), trained on only with ``new_rows`` (``concierge train
---new-rows``) until the agent's dev sets pass with them: they lift every held-out figure of
-``classifiers.heldout`` (``classifiers/README.md`` has the table) but 9 grounded turns fail, among
-them "I want to exchange the desk lamp" read as a return."""
+by ``data/FRUSTRATION_RUBRIC.md``): on by default, off with ``new_rows=False`` (``concierge train
+--no-new-rows``, the earlier model, for comparison; the tests' tiny models, to stay small)."""
+
+HARD_ROWS_FILES: Final = ("intents_hard.jsonl", "severity_hard.jsonl")
+"""295 hard intent cases (out-of-scope requests in shop words about other companies, reaching the
+shop, reviews, invoices) and 170 severity rows (quiet threats, annoyed but routine requests), trained
+on only with ``hard_rows`` (``concierge train --hard-rows``): in a quick model they raised natural
+out-of-scope recall 0.68 -> 0.82 but no held-out figure significantly (``classifiers/README.md``)."""
 
 OWN_REPEATED: Final = frozenset(
-    {"severity", "severity_more", "intents_natural", "intents_more", "intents_es_fr"}
+    {
+        "severity",
+        "severity_more",
+        "severity_hard",
+        "intents_natural",
+        "intents_more",
+        "intents_hard",
+        "intents_es_fr",
+    }
 )
 """Sources repeated ``own_repeat`` times in training: the only untemplated wording and the only
 e-commerce severity labels, which thousands of templated and weakly labelled rows would drown."""
@@ -128,9 +140,11 @@ class CorpusConfig:
     """Cap of rows per held-out set (quick mode evaluates on samples)."""
     extra_files: Sequence[Path] = ()
     own_files: bool = True
-    new_rows: bool = False
-    """Also train on :data:`NEW_ROWS_FILES`."""
     """Include our files from ``classifiers/data`` (tests turn this off to stay small)."""
+    new_rows: bool = True
+    """Among them, :data:`NEW_ROWS_FILES`."""
+    hard_rows: bool = False
+    """And :data:`HARD_ROWS_FILES`."""
 
 
 @dataclass
@@ -251,7 +265,10 @@ def build_corpus(config: CorpusConfig) -> Corpus:
     corpus.splits.extend(bitext)
 
     if config.own_files:
-        new = NEW_ROWS_FILES if config.new_rows else ()
+        new = (
+            *(NEW_ROWS_FILES if config.new_rows else ()),
+            *(HARD_ROWS_FILES if config.hard_rows else ()),
+        )
         for name in (*OWN_INTENT_FILES, *(n for n in new if n.startswith("intents"))):
             path = DATA_DIR / name
             rows = _own_rows(path, tax)

@@ -6,16 +6,19 @@
 - ``frustration_test``: messages from calm to abusive, labelled by ``data/FRUSTRATION_RUBRIC.md`` with
   tone, severity, sentiment and whether the agent must hand the conversation to a person.
 
-None of them is ever trained on (``data/TEST_SETS.md``). Escalation is read with the thresholds the
-agent uses (``agent.context.Context``: severity level 4 and up, or a sentiment score of -0.85 and
-below), passed in so that this package does not depend on the agent's.
+None of them is ever trained on (``data/TEST_SETS.md``). Each message's language is detected as the
+agent detects it (``classifiers.language``) and the message read in that language, so Spanish and
+French go to the multilingual head where the model has one, as they do in a conversation.
+Escalation is read with the thresholds the agent uses (``agent.context.Context``: severity level 4
+and up, or a sentiment score of -0.85 and below),
+passed in so that this package does not depend on the agent's.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -23,8 +26,10 @@ from classifiers.corpus import DATA_DIR
 from classifiers.datasets import jsonl_objects
 from classifiers.errors import DatasetFormatError
 from classifiers.inference import Classifier, Prediction
+from classifiers.language import detect_language
+from classifiers.metrics import mcnemar
 
-__all__ = ["INTENT_SETS", "evaluate_heldout", "load_rows"]
+__all__ = ["INTENT_SETS", "compare_heldout", "evaluate_heldout", "load_rows"]
 
 INTENT_SETS: Final = ("natural_eval", "natural_test", "spanish_test", "french_test")
 FRUSTRATION_SET: Final = "frustration_test"
@@ -41,6 +46,18 @@ def load_rows(name: str, data_dir: Path = DATA_DIR) -> list[dict[str, Any]]:
             raise DatasetFormatError(path, "a row needs a 'text' string", line=line)
         rows.append(row)
     return rows
+
+
+def _read(classifier: Classifier, texts: Sequence[str]) -> tuple[list[Prediction], list[str]]:
+    """Each text read in the language detected for it, as the agent reads a first message."""
+    languages = [detect_language(t) for t in texts]
+    preds: list[Prediction | None] = [None] * len(texts)
+    for language in sorted(set(languages)):
+        idx = [i for i, lang in enumerate(languages) if lang == language]
+        read = classifier.predict([texts[i] for i in idx], language=language)
+        for i, p in zip(idx, read, strict=True):
+            preds[i] = p
+    return [p for p in preds if p is not None], list(languages)
 
 
 def _intents(rows: Sequence[dict[str, Any]], preds: Sequence[Prediction]) -> dict[str, Any]:
@@ -114,11 +131,61 @@ def evaluate_heldout(
             continue
         rows = load_rows(name, data_dir)
         started = time.perf_counter()
-        preds = classifier.predict([r["text"] for r in rows])
+        preds, languages = _read(classifier, [r["text"] for r in rows])
         if name == FRUSTRATION_SET:
             entry = _frustration(rows, preds, severity_escalation, negative_sentiment)
         else:
             entry = _intents(rows, preds)
+        entry["languages_detected"] = dict(Counter(languages).most_common())
+        if all("lang" in r for r in rows):
+            entry["language_detection_accuracy"] = round(
+                sum(r["lang"] == lang for r, lang in zip(rows, languages, strict=True)) / len(rows),
+                4,
+            )
         entry["ms_per_message"] = round((time.perf_counter() - started) * 1000 / len(rows), 3)
         report[name] = entry
     return report
+
+
+def _correct(
+    classifier: Classifier, name: str, rows: Sequence[dict[str, Any]], thresholds: tuple[int, float]
+) -> list[bool]:
+    """Per message: the intent read right, or (frustration set) the escalation decided right."""
+    preds, _ = _read(classifier, [r["text"] for r in rows])
+    if name == FRUSTRATION_SET:
+        severity, sentiment = thresholds
+        return [
+            (p.severity_level >= severity or p.sentiment_score <= sentiment) == bool(r["escalate"])
+            for r, p in zip(rows, preds, strict=True)
+        ]
+    return [p.intent == r["intent"] for r, p in zip(rows, preds, strict=True)]
+
+
+def compare_heldout(
+    models: Mapping[str, Classifier],
+    reference: str,
+    data_dir: Path = DATA_DIR,
+    *,
+    severity_escalation: int = SEVERITY_ESCALATION,
+    negative_sentiment: float = NEGATIVE_SENTIMENT,
+) -> dict[str, dict[str, Any]]:
+    """Ablation rows: each model's accuracy on every held-out set (on the frustration set, of the
+    escalation decision), with McNemar's test on the same messages against ``reference`` and
+    against the row before it (each row one change more than the last)."""
+    thresholds = (severity_escalation, negative_sentiment)
+    table: dict[str, dict[str, Any]] = {name: {} for name in models}
+    for set_name in (*INTENT_SETS, FRUSTRATION_SET):
+        if not (data_dir / f"{set_name}.jsonl").is_file():
+            continue
+        rows = load_rows(set_name, data_dir)
+        correct = {m: _correct(c, set_name, rows, thresholds) for m, c in models.items()}
+        previous: str | None = None
+        for m, right in correct.items():
+            entry: dict[str, Any] = {"accuracy": round(sum(right) / len(right), 4)}
+            if m != reference:
+                entry["mcnemar_vs_reference"] = mcnemar(correct[reference], right)
+            if previous is not None and previous != reference:
+                entry["mcnemar_vs_previous_row"] = mcnemar(correct[previous], right)
+            table[m][set_name] = entry
+            previous = m
+    return table

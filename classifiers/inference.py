@@ -29,6 +29,7 @@ from classifiers.calibration import softmax
 from classifiers.entities import Entity, EntityExtractor
 from classifiers.errors import ModelNotFoundError
 from classifiers.labels import SENTIMENTS, Sentiment
+from classifiers.multilingual import HEAD_FILE, MultilingualHead, encoder_available
 from classifiers.preprocessing import clean_text
 from classifiers.tokenization import encode_batch, load_tokenizer
 
@@ -131,6 +132,20 @@ class Classifier:
         self._session = ort.InferenceSession(
             str(onnx_path), sess_options=options, providers=["CPUExecutionProvider"]
         )
+        head_path = self.folder / HEAD_FILE
+        self.multilingual: MultilingualHead | None = None
+        if head_path.exists() and encoder_available():
+            head = MultilingualHead.load(head_path)
+            if head.intents != self.intents:
+                raise ModelNotFoundError(
+                    f"{head_path}: trained on other intents than {config_path} (re-run `concierge train`)"
+                )
+            self.multilingual = head
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The languages the model reads: English, and those of its multilingual head."""
+        return ("en", *(self.multilingual.languages if self.multilingual else ()))
 
     @classmethod
     def from_pretrained(
@@ -179,29 +194,50 @@ class Classifier:
             sentiment[idx] = senti
         return intent, severity, sentiment
 
-    def predict_proba(self, texts: Sequence[str]) -> NDArray[np.float64]:
-        """Calibrated intent probabilities, one row per text, columns in ``self.intents`` order."""
+    def _head_for(self, language: str | None) -> MultilingualHead | None:
+        head = self.multilingual
+        return head if head is not None and language in head.languages else None
+
+    def predict_proba(
+        self, texts: Sequence[str], *, language: str | None = None
+    ) -> NDArray[np.float64]:
+        """Calibrated intent probabilities, one row per text, columns in ``self.intents`` order;
+        texts in a ``language`` of the multilingual head are read by it."""
         cleaned = [clean_text(t) or "." for t in texts]
+        head = self._head_for(language)
+        if head is not None:
+            return head.predict_proba(cleaned)
         logits, _, _ = self.raw_outputs(cleaned)
         return softmax(logits, self.temperature)
 
     @overload
-    def predict(self, texts: str) -> Prediction: ...  # type: ignore[overload-overlap]
+    def predict(  # type: ignore[overload-overlap]
+        self, texts: str, *, language: str | None = None
+    ) -> Prediction: ...
     @overload
-    def predict(self, texts: Sequence[str]) -> list[Prediction]: ...
-    def predict(self, texts: str | Sequence[str]) -> Prediction | list[Prediction]:
+    def predict(self, texts: Sequence[str], *, language: str | None = None) -> list[Prediction]: ...
+    def predict(
+        self, texts: str | Sequence[str], *, language: str | None = None
+    ) -> Prediction | list[Prediction]:
+        """What the model reads in ``texts``. ``language`` is the customer's (``"en"``, ``"es"``,
+        ``"fr"``): Spanish and French intents are read by the multilingual head where the model has
+        one; severity, sentiment and entities always come from the main model."""
         if isinstance(texts, str):
-            return self._predict([texts])[0]
-        return self._predict(list(texts))
+            return self._predict([texts], language)[0]
+        return self._predict(list(texts), language)
 
     def __call__(self, texts: str) -> Prediction:
-        return self._predict([texts])[0]
+        return self._predict([texts], None)[0]
 
-    def _predict(self, texts: list[str]) -> list[Prediction]:
+    def _predict(self, texts: list[str], language: str | None) -> list[Prediction]:
         cleaned = [clean_text(t) for t in texts]
         live = [i for i, t in enumerate(cleaned) if t]
         logits, severity, sentiment = self.raw_outputs([cleaned[i] for i in live])
-        probs = softmax(logits, self.temperature)
+        head = self._head_for(language)
+        if head is not None and live:
+            probs = head.predict_proba([cleaned[i] for i in live])
+        else:
+            probs = softmax(logits, self.temperature)
         senti_probs = softmax(sentiment)
         out: list[Prediction] = [self._blank(t) for t in texts]
         for row, i in enumerate(live):

@@ -2,7 +2,8 @@
 that model needs (the ONNX classifier's process never imports torch).
 
 Kinds: ``classifier`` (the served ``Classifier.predict``: clean-up, ONNX int8, calibration,
-out-of-scope decision, entities), ``onnx`` (a model folder's ``model.int8.onnx`` alone), ``torch`` (its
+out-of-scope decision, entities), ``multilingual`` (the same for Spanish: the multilingual head reads
+the intent, the ONNX model the rest), ``onnx`` (a model folder's ``model.int8.onnx`` alone), ``torch`` (its
 ``torch/`` weights), and the baselines ``tfidf_lr``, ``bilstm``, ``frozen_minilm_lr``.
 """
 
@@ -31,11 +32,19 @@ def model_meta(folder: Path) -> dict[str, Any]:
 
 
 def _runner(kind: str, folder: Path, threads: int) -> Callable[[Sequence[str]], object]:
-    if kind == "classifier":
+    if kind in ("classifier", "multilingual"):
         from classifiers.inference import Classifier
 
         classifier = Classifier(folder, threads=threads)
-        return classifier.predict
+        if kind == "classifier":
+            return classifier.predict
+        if classifier.multilingual is None:
+            raise FileNotFoundError(f"{folder}: no multilingual head (re-run `concierge train`)")
+
+        def run_spanish(texts: Sequence[str]) -> object:
+            return classifier.predict(texts, language="es")
+
+        return run_spanish
     if kind == "onnx":
         import onnxruntime as ort
 

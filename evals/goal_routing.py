@@ -21,7 +21,7 @@ from rich.table import Table
 
 from agent.goals import Goal
 from agent.language import detect_language
-from agent.understanding import choose_goal, goal_cue, intent_goal
+from agent.understanding import choose_goal, goal_cue, goal_reading, intent_goal
 
 if TYPE_CHECKING:
     from classifiers import Classifier
@@ -39,6 +39,8 @@ class Signals:
     intent: str
     confidence: float
     out_of_scope: bool
+    read_in_language: bool = False
+    """The classifier read the message in its language (English, or with a multilingual head)."""
 
 
 Policy = Callable[[Signals, float], str | None]
@@ -53,7 +55,15 @@ POLICIES: Final[dict[str, Policy]] = {
     "classifier_first": lambda s, t: _classified(s, t) or s.cue,
     "classifier_only": _classified,
     "cue_only": lambda s, _t: s.cue,
-    "agent": lambda s, t: choose_goal(s.cue, s.intent, s.confidence, s.out_of_scope, t, s.language),
+    "agent": lambda s, t: choose_goal(
+        s.cue,
+        s.intent,
+        s.confidence,
+        s.out_of_scope,
+        t,
+        s.language,
+        read_in_language=s.read_in_language,
+    ),
 }
 """``agent`` is what ``agent.nodes.understand`` does (``agent.understanding.choose_goal``)."""
 
@@ -74,21 +84,29 @@ def signals(classifier: Classifier, path: Path) -> list[Signals]:
     from classifiers import load_labeled_file
 
     rows = [r for r in load_labeled_file(path) if r.intent is not None]
-    predictions = classifier.predict([r.text for r in rows])
-    oos = classifier.out_of_scope_intent
-    return [
-        Signals(
-            text=row.text,
-            source=path.stem,
-            language=detect_language(row.text),
-            gold=intent_goal(str(row.intent), out_of_scope=row.intent == oos),
-            cue=goal_cue(row.text),
-            intent=p.intent,
-            confidence=p.confidence,
-            out_of_scope=p.out_of_scope,
-        )
-        for row, p in zip(rows, predictions, strict=True)
+    languages = [detect_language(r.text) for r in rows]
+    # Each message is read as the agent reads it: in its language, at the level of its goal.
+    predictions = [
+        classifier.predict(r.text, language=lang) for r, lang in zip(rows, languages, strict=True)
     ]
+    oos = classifier.out_of_scope_intent
+    out = []
+    for row, lang, p in zip(rows, languages, predictions, strict=True):
+        intent, confidence = goal_reading(p.intent, p.confidence, p.top_k)
+        out.append(
+            Signals(
+                text=row.text,
+                source=path.stem,
+                language=lang,
+                gold=intent_goal(str(row.intent), out_of_scope=row.intent == oos),
+                cue=goal_cue(row.text),
+                intent=intent,
+                confidence=confidence,
+                out_of_scope=p.out_of_scope,
+                read_in_language=lang in classifier.languages,
+            )
+        )
+    return out
 
 
 def accuracy(policy: Policy, rows: Sequence[Signals], threshold: float) -> float:

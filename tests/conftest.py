@@ -172,7 +172,7 @@ def postgres_url() -> Iterator[str]:
 # The test preset with twice its Bitext rows plus our own labeled files (return, exchange and
 # availability wording, plain customer phrasing), each once: enough for the agent's flows to be driven
 # by what the classifier reads, for about twice the preset's training time.
-TINY_CORPUS = {"own_files": True, "own_repeat": 1, "max_train_per_intent": 24}
+TINY_CORPUS = {"own_files": True, "new_rows": False, "own_repeat": 1, "max_train_per_intent": 24}
 
 
 @pytest.fixture(scope="session")

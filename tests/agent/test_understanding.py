@@ -18,6 +18,7 @@ from agent.understanding import (
     conditional,
     general_question,
     goal_cue,
+    goal_reading,
     parse_address,
     request_parts,
     small_talk,
@@ -72,6 +73,13 @@ def test_goal_cues(text: str, goal: str | None) -> None:
         (None, "review", 0.3, False, "en", None),  # nothing to go on: the agent asks
         ("cancel_order", "check_cancellation_fee", 0.95, False, "es", "cancel_order"),  # cue first
         (None, "track_order", 0.8, False, "fr", "track_order"),
+        # Between changes of one order the customer's verb decides where the model hesitates ...
+        ("exchange_item", "return_item", 0.51, False, "en", "exchange_item"),
+        ("change_address", "change_order", 0.66, False, "en", "change_address"),
+        # ... and a sure reading stands (the return flow explains an order not yet shipped).
+        ("exchange_item", "return_item", 0.96, False, "en", "return_item"),
+        # A refund is not a sibling: "exchange it, or just refund me" keeps the model's reading.
+        ("exchange_item", "get_refund", 0.6, False, "en", "return_item"),
     ],
 )
 def test_choose_goal(
@@ -83,6 +91,42 @@ def test_choose_goal(
     goal: str | None,
 ) -> None:
     assert choose_goal(cue, intent, confidence, out_of_scope, 0.5, language) == goal
+
+
+def test_spanish_read_by_the_model_puts_it_first() -> None:
+    # "¿hay algún cargo si cancelo?": a fee question, whatever the cancel in it.
+    args = ("cancel_order", "check_cancellation_fee", 0.95, False, 0.5, "es")
+    assert choose_goal(*args) == "cancel_order"  # an English-only model: the words first
+    assert choose_goal(*args, read_in_language=True) == "policy"
+    # Unsure, the model gives way to the words in Spanish as in English.
+    unsure = ("cancel_order", "check_cancellation_fee", 0.3, False, 0.5, "es")
+    assert choose_goal(*unsure, read_in_language=True) == "cancel_order"
+
+
+def test_the_model_is_read_at_the_level_of_the_request() -> None:
+    # One request the model split between two intents is read with their probabilities together.
+    split = (("exchange_item", 0.44), ("change_order", 0.3), ("out_of_scope", 0.1))
+    assert goal_reading("exchange_item", 0.44, split) == ("exchange_item", pytest.approx(0.74))
+    kettles = (("get_refund", 0.34), ("return_item", 0.19), ("payment_issue", 0.09))
+    assert (
+        choose_goal(None, *goal_reading("get_refund", 0.34, kettles), False, 0.5) == "return_item"
+    )
+    # Policy questions are many different things: they are never added up.
+    policy = (("delivery_options", 0.3), ("payment_methods", 0.3), ("cancel_order", 0.25))
+    assert goal_reading("delivery_options", 0.3, policy) == ("delivery_options", 0.3)
+
+
+def test_the_intent_reported_is_the_one_the_words_named() -> None:
+    # "please return the kettle and refund it to my paypal": the model hesitates, the words decide.
+    assert understood_intent("get_refund", 0.51, False, "return_item", 0.5, "return_item") == (
+        "return_item"
+    )
+    assert understood_intent("get_refund", 0.51, False, "return_item", 0.5) == "get_refund"
+    assert understood_intent("get_refund", 0.3, False, "return_item", 0.5) == "return_item"
+    # A sure reading stands: "change the water bottle to the red one" on a pending order.
+    assert understood_intent(
+        "change_order", 0.96, False, "exchange_item", 0.5, "exchange_item"
+    ) == ("change_order")
 
 
 @pytest.mark.parametrize(

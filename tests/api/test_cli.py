@@ -9,6 +9,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from api.cli import app
+from classifiers.pipeline import TrainResult
 from tests.conftest import tau2_db_path
 from tools.models import Product
 from tools.settings import Settings, get_settings
@@ -129,3 +130,33 @@ def test_serve_in_development_generates_the_secret_and_says_where_it_is(
     assert secret not in out  # said where it is, never what it is
     assert served[0].shop_secret is not None
     assert served[0].shop_secret.get_secret_value() == secret
+
+
+def test_eval_classifier_compares_against_an_earlier_model(
+    tmp_path: Path, tiny_model: TrainResult
+) -> None:
+    out = tmp_path / "heldout.json"
+    model = str(tiny_model.folder)
+    code, text = invoke(
+        "eval",
+        "classifier",
+        "--model",
+        model,
+        "--against",
+        model,
+        "--out",
+        str(out),
+        "--no-latency",
+    )
+    assert code == 0, text
+    report = json.loads(out.read_text())
+    assert "latency" not in report
+    # No multilingual head: the ablation has the earlier model and this one, which agree exactly.
+    ablation = report["ablation"]
+    assert list(ablation) == ["earlier model", "this model"]
+    spanish = ablation["this model"]["spanish_test"]
+    assert spanish["accuracy"] == report["spanish_test"]["accuracy"]
+    assert spanish["mcnemar_vs_reference"] == {"only_a": 0, "only_b": 0, "p_value": 1.0}
+
+    code, text = invoke("eval", "classifier", "--model", str(tmp_path / "none"), "--no-latency")
+    assert code == 2 and "no trained classifier" in text

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -44,3 +45,17 @@ def test_train_if_missing_keeps_an_existing_model(tmp_path: Path) -> None:
     (tmp_path / "classifier.json").write_text("{}")
     result = runner.invoke(app, ["train", "--quick", "--if-missing", "--output", str(tmp_path)])
     assert result.exit_code == 0 and "leaving it as it is" in result.output
+
+
+def test_bench_oos_compares_the_scores(tmp_path: Path) -> None:
+    out = tmp_path / "oos.json"
+    result = runner.invoke(
+        app, ["bench", "oos", "--smoke", "--cache", str(tmp_path / "cache"), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    for method in ("class", "msp", "energy", "knn"):
+        test = report[method]["test"]
+        assert 0.0 <= test["in_scope_accuracy"] <= 1.0 and 0.0 <= test["oos_recall"] <= 1.0
+    assert report["class"]["threshold"] is None
+    assert "knn" in result.output and "test OOS recall" in result.output

@@ -112,7 +112,7 @@ def test_corpus_records_source_hashes(corpus_and_config: tuple[object, CorpusCon
     assert all(len(s["sha256"]) == 64 for s in corpus.sources.values())
 
 
-def test_the_new_rows_are_trained_on_only_when_asked() -> None:
+def test_the_new_rows_are_in_and_the_hard_ones_out_unless_asked() -> None:
     def sources(**overrides: object) -> set[str]:
         config = CorpusConfig(
             Settings().shared_data_dir,
@@ -127,5 +127,7 @@ def test_the_new_rows_are_trained_on_only_when_asked() -> None:
         return {e.source for e in build_corpus(config).splits.train}
 
     new = {"intents_more", "intents_es_fr", "severity_more"}
-    assert not sources() & new
-    assert sources(new_rows=True) >= new
+    hard = {"intents_hard", "severity_hard"}
+    assert sources() >= new and not sources() & hard
+    assert not sources(new_rows=False) & new
+    assert sources(hard_rows=True) >= new | hard

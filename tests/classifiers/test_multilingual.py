@@ -1,0 +1,187 @@
+"""The multilingual head: Spanish and French customers read by a model (the real packaged
+multilingual-e5-small), in the same intents as the English model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from classifiers import Classifier, Example, ModelNotFoundError, MultilingualHead
+from classifiers.heldout import compare_heldout, evaluate_heldout
+from classifiers.multilingual import HEAD_FILE, embed, fit_head, head_rows
+from classifiers.pipeline import TrainResult
+
+# English only: what the head learns must carry over to Spanish and French through the encoder.
+ENGLISH = {
+    "track_order": [
+        "where is my order",
+        "my package hasn't arrived yet, where is it",
+        "can you tell me when my parcel gets here",
+        "tracking says nothing, where's my stuff",
+        "has my order shipped yet",
+        "when will my delivery arrive",
+    ],
+    "cancel_order": [
+        "cancel my order please",
+        "I don't want it anymore, cancel the purchase",
+        "please stop my order before it ships",
+        "I ordered by mistake, cancel it",
+        "how do I cancel what I just bought",
+        "call off my order",
+    ],
+    "get_refund": [
+        "I want my money back",
+        "refund me please",
+        "when do I get my refund",
+        "give me a refund for the broken item",
+        "I was charged and want the money returned",
+        "how long until the refund shows up",
+    ],
+}
+FOREIGN = [
+    ("¿dónde está mi pedido? no ha llegado", "track_order"),
+    ("quiero cancelar mi pedido, lo pedí por error", "cancel_order"),
+    ("quiero que me devuelvan mi dinero", "get_refund"),
+    ("où est mon colis ? il n'est toujours pas arrivé", "track_order"),
+    ("je veux annuler ma commande", "cancel_order"),
+    ("je voudrais être remboursé", "get_refund"),
+]
+
+
+def _rows() -> tuple[list[str], list[str]]:
+    texts = [t for rows in ENGLISH.values() for t in rows]
+    labels = [intent for intent, rows in ENGLISH.items() for _ in rows]
+    return texts, labels
+
+
+@pytest.fixture(scope="module")
+def small_head() -> MultilingualHead:
+    texts, labels = _rows()
+    vectors = embed(texts)
+    return fit_head(vectors, labels, vectors[::3], labels[::3], list(ENGLISH))
+
+
+def test_english_rows_teach_spanish_and_french(small_head: MultilingualHead) -> None:
+    probs = small_head.predict_proba([t for t, _ in FOREIGN])
+    read = [small_head.intents[i] for i in probs.argmax(axis=1)]
+    assert read == [intent for _, intent in FOREIGN]
+    assert np.allclose(probs.sum(axis=1), 1.0)
+
+
+def test_a_saved_head_reads_the_same(small_head: MultilingualHead, tmp_path: Path) -> None:
+    small_head.save(tmp_path / HEAD_FILE)
+    loaded = MultilingualHead.load(tmp_path / HEAD_FILE)
+    assert loaded.intents == small_head.intents and loaded.languages == ("es", "fr")
+    vectors = embed(["je veux annuler ma commande"])
+    assert np.allclose(loaded.proba(vectors), small_head.proba(vectors))
+
+
+def test_an_intent_without_rows_is_never_chosen() -> None:
+    texts, labels = _rows()
+    vectors = embed(texts)
+    head = fit_head(vectors, labels, vectors[:0], [], [*ENGLISH, "delete_account"])
+    probs = head.proba(embed(["borra mi cuenta", "supprimez mon compte"]))
+    assert probs[:, -1].max() < 1e-6
+
+
+def _example(text: str, intent: str, source: str) -> Example:
+    return Example(text=text, intent=intent, source=source)
+
+
+def test_the_head_learns_from_our_rows_not_the_templates() -> None:
+    rows = [
+        _example("where is my order", "track_order", "intents_more"),
+        _example("WHERE IS MY ORDER", "track_order", "intents_more"),  # the same text again
+        _example("¿dónde está mi pedido?", "track_order", "intents_es_fr"),
+        *(_example(f"I need to track order {i}", "track_order", "bitext_20k") for i in range(9)),
+        *(
+            _example(f"what is the weather on day {i}", "out_of_scope", "clinc150")
+            for i in range(9)
+        ),
+    ]
+    picked = head_rows(rows, bitext_per_intent=2, oos_rows=3)
+    sources = [r.source for r in picked]
+    assert sources.count("intents_more") == 1 and sources.count("intents_es_fr") == 1
+    assert sources.count("bitext_20k") == 2 and sources.count("clinc150") == 3
+
+
+def _with_head(model: TrainResult, tmp_path: Path, intents: tuple[str, ...]) -> Path:
+    folder = tmp_path / "classifier"
+    shutil.copytree(model.folder, folder)
+    texts, labels = _rows()
+    vectors = embed(texts)
+    fit_head(vectors, labels, vectors[:0], [], intents).save(folder / HEAD_FILE)
+    return folder
+
+
+def test_the_classifier_reads_spanish_with_its_head(
+    tiny_model: TrainResult, tmp_path: Path
+) -> None:
+    english_only = Classifier.from_pretrained(tiny_model.folder)
+    clf = Classifier.from_pretrained(_with_head(tiny_model, tmp_path, english_only.intents))
+    assert english_only.languages == ("en",) and clf.languages == ("en", "es", "fr")
+
+    spanish = "quiero cancelar mi pedido, lo pedí por error"
+    p = clf.predict(spanish, language="es")
+    assert p.intent == "cancel_order" and p.top_k[0][0] == "cancel_order"
+    # Severity, sentiment and entities still come from the main model; English is unchanged.
+    plain = english_only.predict(spanish)
+    assert p.severity == plain.severity and p.sentiment == plain.sentiment
+    assert clf.predict("where is my order", language="en") == english_only.predict(
+        "where is my order"
+    )
+    french = clf.predict(["je veux annuler ma commande", "où est mon colis ?"], language="fr")
+    assert [x.intent for x in french] == ["cancel_order", "track_order"]
+
+
+def test_a_head_for_other_intents_is_refused(tiny_model: TrainResult, tmp_path: Path) -> None:
+    folder = _with_head(tiny_model, tmp_path, tuple(ENGLISH))
+    with pytest.raises(ModelNotFoundError, match="other intents"):
+        Classifier.from_pretrained(folder)
+
+
+def test_the_heldout_sets_are_read_in_the_language_detected(
+    tiny_model: TrainResult, tmp_path: Path
+) -> None:
+    clf = Classifier.from_pretrained(
+        _with_head(tiny_model, tmp_path, Classifier.from_pretrained(tiny_model.folder).intents)
+    )
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = [
+        {"id": f"es-{i}", "text": text, "intent": intent, "lang": "es"}
+        for i, (text, intent) in enumerate(FOREIGN[:2])
+    ]
+    (data / "spanish_test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    report = evaluate_heldout(clf, data)["spanish_test"]
+
+    assert report["languages_detected"] == {"es": 2}
+    assert report["language_detection_accuracy"] == 1.0
+    assert report["accuracy"] == 1.0
+
+
+def test_the_ablation_rows_pair_the_same_messages(tiny_model: TrainResult, tmp_path: Path) -> None:
+    english_only = Classifier.from_pretrained(tiny_model.folder)
+    clf = Classifier.from_pretrained(_with_head(tiny_model, tmp_path, english_only.intents))
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = [
+        {"id": f"fr-{i}", "text": text, "intent": intent, "lang": "fr"}
+        for i, (text, intent) in enumerate(FOREIGN[3:])
+    ]
+    (data / "french_test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    table = compare_heldout({"before": english_only, "after": clf}, "before", data)
+
+    read_before = english_only.predict([r["text"] for r in rows])
+    right_before = [p.intent == r["intent"] for p, r in zip(read_before, rows, strict=True)]
+    assert table["before"]["french_test"] == {"accuracy": round(sum(right_before) / 3, 4)}
+    after = table["after"]["french_test"]
+    assert after["accuracy"] == 1.0
+    assert after["mcnemar_vs_reference"]["only_b"] == 3 - sum(right_before)
+    assert after["mcnemar_vs_reference"]["only_a"] == 0
