@@ -70,6 +70,7 @@ bench: install services llm-model
 	$(BIN)/concierge bench tools
 	$(BIN)/concierge bench retrieval
 	$(BIN)/concierge bench classifiers
+	$(BIN)/concierge bench oos
 	$(BIN)/concierge train --quick --if-missing
 	$(BIN)/concierge eval classifier
 	$(BIN)/concierge train --quick --if-missing

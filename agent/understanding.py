@@ -122,7 +122,8 @@ _CUES: Final[tuple[tuple[Goal, re.Pattern[str]], ...]] = (
     (
         "return_item",
         _rx(
-            r"\b(return(ing)?|send (it|them|this) back|devolver|devolucion|devolverlo|retourner|"
+            r"\b(return(ing)?|send (it|them|this|these|those) back|send(ing)? back (the|my|both|"
+            r"these|those|our|it|them)\b|devolver|devolucion|devolverlo|retourner|"
             r"retour|renvoyer|(get|want|have) (my|the|our) money back|"
             r"(get|want) a refund (for|on) (the|my|this|that|it|them)|"
             r"me (devuelvan|reembolsen) (el|mi) dinero|me rembourser)\b"

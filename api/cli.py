@@ -77,8 +77,9 @@ def eval_conversations(
 
 
 def _ablation(classifier: Classifier, against: Path, knobs: Any) -> dict[str, dict[str, Any]]:
-    """The earlier model, this one without its multilingual head, and this one, on our held-out
-    sets, each with McNemar's test against the earlier model."""
+    """The earlier model, then this one a change at a time (the English model alone, its
+    multilingual head for Spanish and French, its second opinion in English), on our held-out sets,
+    each row with McNemar's test against the earlier model and against the row before."""
     from classifiers import Classifier
     from classifiers.heldout import compare_heldout
 
@@ -86,8 +87,18 @@ def _ablation(classifier: Classifier, against: Path, knobs: Any) -> dict[str, di
     if classifier.multilingual is not None:
         english_only = Classifier.from_pretrained(classifier.folder)
         english_only.multilingual = None
-        models["this model, English reading only"] = english_only
-    models["this model"] = classifier
+        models["this model, English model alone"] = english_only
+        if classifier.second_opinion_below > 0:
+            models["+ multilingual head for Spanish / French"] = Classifier.from_pretrained(
+                classifier.folder, second_opinion_below=0.0
+            )
+            models[f"+ second opinion below {classifier.second_opinion_below:g} (served)"] = (
+                classifier
+            )
+        else:
+            models["+ multilingual head for Spanish / French (served)"] = classifier
+    else:
+        models["this model"] = classifier
     return compare_heldout(
         models,
         "earlier model",
@@ -125,8 +136,8 @@ def eval_classifier(
     against: Annotated[
         Path | None,
         typer.Option(
-            help="An earlier model folder: adds ablation rows (it, this model without its "
-            "multilingual head, this model) with McNemar's test against it."
+            help="An earlier model folder: adds ablation rows (it, then this model a change at "
+            "a time) with McNemar's tests."
         ),
     ] = None,
     latency: Annotated[

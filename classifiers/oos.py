@@ -9,7 +9,9 @@ CLINC150, its ``oos`` class included); higher means more out of scope:
 - ``energy``: the free energy ``-T log sum exp(logit / T)`` over the in-scope logits (Liu et al.,
   2020), with the validation temperature;
 - ``knn``: one minus the mean cosine similarity of the ``k`` nearest in-scope training sentences,
-  in the encoder's pooled space (Sun et al., 2022).
+  in the encoder's pooled space (Sun et al., 2022);
+- ``energy+knn``: the two added up, each standardised on the validation split's in-scope rows (the
+  logits and the sentence space fail on different messages).
 
 A message is out of scope when the class says so or its score passes the method's threshold. The
 threshold is chosen on validation, the highest out-of-scope recall at in-scope accuracy >= the
@@ -29,7 +31,7 @@ from classifiers.calibration import fit_temperature, softmax
 
 __all__ = ["METHODS", "Readings", "compare_scores", "read"]
 
-METHODS: Final = ("class", "msp", "energy", "knn")
+METHODS: Final = ("class", "msp", "energy", "knn", "energy+knn")
 
 
 @dataclass(frozen=True)
@@ -105,9 +107,22 @@ def compare_scores(
     temperature = fit_temperature(val.logits, val.labels)
     bank = _unit(train.vectors[train.labels != oos])
     results: dict[str, Any] = {"target_in_scope_accuracy": target, "temperature": temperature}
+    in_scope = val.labels != oos
+
+    def standardised(method: str, split: Readings) -> NDArray[np.float64]:
+        reference = _scores(method, val, oos, temperature, bank, k)[in_scope]
+        score = _scores(method, split, oos, temperature, bank, k)
+        z: NDArray[np.float64] = (score - reference.mean()) / max(float(reference.std()), 1e-9)
+        return z
+
+    def scores(method: str, split: Readings) -> NDArray[np.float64]:
+        if method == "energy+knn":
+            return standardised("energy", split) + standardised("knn", split)
+        return _scores(method, split, oos, temperature, bank, k)
+
     for method in METHODS:
-        val_scores = _scores(method, val, oos, temperature, bank, k)
-        test_scores = _scores(method, test, oos, temperature, bank, k)
+        val_scores = scores(method, val)
+        test_scores = scores(method, test)
         val_argmax = val.logits.argmax(axis=1)
         test_argmax = test.logits.argmax(axis=1)
         candidates = [float("inf")]

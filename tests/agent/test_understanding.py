@@ -56,6 +56,7 @@ from tests.agent.conftest import PROBED_TRAPS
         ("I want to return my luggage set and get the same one in red instead", "exchange_item"),
         ("return the skateboard to get a 34 inch custom one", "exchange_item"),
         ("I want to return the lamp and get my money back", "return_item"),
+        ("I'd like to send back both tea kettles, I got two by accident", "return_item"),
     ],
 )
 def test_goal_cues(text: str, goal: str | None) -> None:

@@ -122,7 +122,9 @@ def test_the_classifier_reads_spanish_with_its_head(
     tiny_model: TrainResult, tmp_path: Path
 ) -> None:
     english_only = Classifier.from_pretrained(tiny_model.folder)
-    clf = Classifier.from_pretrained(_with_head(tiny_model, tmp_path, english_only.intents))
+    clf = Classifier.from_pretrained(
+        _with_head(tiny_model, tmp_path, english_only.intents), second_opinion_below=0.0
+    )
     assert english_only.languages == ("en",) and clf.languages == ("en", "es", "fr")
 
     spanish = "quiero cancelar mi pedido, lo pedí por error"
@@ -185,3 +187,30 @@ def test_the_ablation_rows_pair_the_same_messages(tiny_model: TrainResult, tmp_p
     assert after["accuracy"] == 1.0
     assert after["mcnemar_vs_reference"]["only_b"] == 3 - sum(right_before)
     assert after["mcnemar_vs_reference"]["only_a"] == 0
+
+
+def test_english_the_model_hesitates_on_gets_a_second_opinion(
+    tiny_model: TrainResult, tmp_path: Path
+) -> None:
+    english_only = Classifier.from_pretrained(tiny_model.folder)
+    folder = _with_head(tiny_model, tmp_path, english_only.intents)
+    always = Classifier.from_pretrained(folder, second_opinion_below=1.0)
+    never = Classifier.from_pretrained(folder, second_opinion_below=0.0)
+    texts = ["please cancel my order, I bought it by mistake", "where is my parcel"]
+    assert always.multilingual is not None
+
+    main = english_only.predict_proba(texts)
+    second = always.multilingual.predict_proba(texts)
+    assert np.allclose(always.predict_proba(texts), (main + second) / 2)
+    assert np.allclose(never.predict_proba(texts), main)
+    # Only the messages below the threshold are read twice.
+    cut = float(main[0].max() + main[1].max()) / 2
+    between = Classifier.from_pretrained(folder, second_opinion_below=cut)
+    low = int(np.argmin(main.max(axis=1)))
+    mixed = between.predict_proba(texts)
+    assert np.allclose(mixed[low], (main[low] + second[low]) / 2)
+    assert np.allclose(mixed[1 - low], main[1 - low])
+    # predict reads the same way: the intent and confidence of the averaged probabilities.
+    p = always.predict(texts[0], language="en")
+    # (int8 activations are scaled per batch: a message alone reads a hair differently)
+    assert p.confidence == pytest.approx(float(((main[0] + second[0]) / 2).max()), abs=2e-3)

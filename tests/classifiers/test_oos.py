@@ -36,7 +36,7 @@ def test_scores_catch_what_the_class_lets_through() -> None:
     # The class alone catches the half it was trained to see, and needs no threshold.
     assert report["class"]["threshold"] is None
     assert report["class"]["test"]["oos_recall"] == 0.5
-    for method in ("msp", "energy", "knn"):
+    for method in ("msp", "energy", "knn", "energy+knn"):
         test = report[method]["test"]
         assert report[method]["met_target_on_val"]
         assert test["in_scope_accuracy"] >= 0.95
