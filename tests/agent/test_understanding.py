@@ -57,6 +57,7 @@ from tests.agent.conftest import PROBED_TRAPS
         ("return the skateboard to get a 34 inch custom one", "exchange_item"),
         ("I want to return the lamp and get my money back", "return_item"),
         ("I'd like to send back both tea kettles, I got two by accident", "return_item"),
+        ("did i ever get my money back for the order i cancelled?", "refund_status"),
     ],
 )
 def test_goal_cues(text: str, goal: str | None) -> None:
@@ -79,8 +80,11 @@ def test_goal_cues(text: str, goal: str | None) -> None:
         ("change_address", "change_order", 0.66, False, "en", "change_address"),
         # ... and a sure reading stands (the return flow explains an order not yet shipped).
         ("exchange_item", "return_item", 0.96, False, "en", "return_item"),
-        # A refund is not a sibling: "exchange it, or just refund me" keeps the model's reading.
+        # A refund is not a sibling of an exchange: "exchange it, or just refund me" keeps the
+        # model's reading; money back and where it is are siblings.
         ("exchange_item", "get_refund", 0.6, False, "en", "return_item"),
+        ("refund_status", "get_refund", 0.77, False, "en", "refund_status"),
+        ("refund_status", "get_refund", 0.95, False, "en", "return_item"),
     ],
 )
 def test_choose_goal(
