@@ -61,8 +61,8 @@ from agent.understanding import (
     choose_goal,
     conditional,
     format_address,
+    goal_confidence,
     goal_cue,
-    goal_reading,
     parse_address,
     refund_choice,
     request_parts,
@@ -164,12 +164,12 @@ def understand(state: State, runtime: Runtime[Context]) -> Update:
             goal=None,
         )
     cue = goal_cue(text)
-    intent, confidence = u["intent"], u["confidence"]
+    confidence = u["confidence"]
     if classifier is not None:
-        intent, confidence = goal_reading(intent, confidence, p.top_k)
+        confidence = goal_confidence(u["intent"], confidence, p.top_k)
     goal = choose_goal(
         cue,
-        intent,
+        u["intent"],
         confidence,
         u["out_of_scope"],
         ctx.min_confidence,

