@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from classifiers.oos import METHODS, Readings, compare_scores
+from classifiers.oos import METHODS, Gaussians, Readings, compare_scores
 
 OOS = 2
 
@@ -36,7 +36,7 @@ def test_scores_catch_what_the_class_lets_through() -> None:
     # The class alone catches the half it was trained to see, and needs no threshold.
     assert report["class"]["threshold"] is None
     assert report["class"]["test"]["oos_recall"] == 0.5
-    for method in ("msp", "energy", "knn", "energy+knn"):
+    for method in set(METHODS) - {"class"}:
         test = report[method]["test"]
         assert report[method]["met_target_on_val"]
         assert test["in_scope_accuracy"] >= 0.95
@@ -47,3 +47,22 @@ def test_an_unreachable_target_keeps_the_most_accurate_threshold() -> None:
     report = compare_scores(_split(1), _split(2), _split(3), OOS, target=1.01, k=5)
     assert not report["knn"]["met_target_on_val"]
     assert report["knn"]["val"]["in_scope_accuracy"] == 1.0
+
+
+def test_mahalanobis_weighs_each_direction_by_how_much_intents_vary_along_it() -> None:
+    """Two intents spread widely along one axis and tightly along the other: a message one unit off
+    along the tight axis is further out than one five units along the wide one."""
+    rng = np.random.default_rng(0)
+    n = 500
+    vectors = np.zeros((2 * n, 2), dtype=np.float32)
+    vectors[:, 0] = rng.normal(scale=5.0, size=2 * n)
+    vectors[:, 1] = rng.normal(scale=0.1, size=2 * n)
+    vectors[n:, 1] += 10.0  # the second intent's mean
+    labels = np.array([0] * n + [1] * n, dtype=np.int64)
+    gaussians = Gaussians.fit(Readings(np.zeros((2 * n, 3), np.float32), vectors, labels), OOS)
+
+    along_wide, along_tight = gaussians.distance(np.array([[5.0, 0.0], [0.0, 1.0]], np.float32))
+    assert along_tight > 10 * along_wide
+    # The distance is to the nearest intent's mean.
+    near_second = gaussians.distance(np.array([[0.0, 10.0]], np.float32))[0]
+    assert near_second < 1.0
