@@ -78,25 +78,44 @@ def eval_conversations(
 
 def _ablation(classifier: Classifier, against: Path, knobs: Any) -> dict[str, dict[str, Any]]:
     """The earlier model, then this one a change at a time (the English model alone, its
-    multilingual head for Spanish and French, its second opinion in English), on our held-out sets,
-    each row with McNemar's test against the earlier model and against the row before."""
+    multilingual head for Spanish and French, its second opinion in English, its severity head), on
+    our held-out sets, each row with McNemar's test against the earlier model and against the row
+    before."""
+    from dataclasses import replace
+
     from classifiers import Classifier
     from classifiers.heldout import compare_heldout
 
     models = {"earlier model": Classifier.from_pretrained(against)}
-    if classifier.multilingual is not None:
-        english_only = Classifier.from_pretrained(classifier.folder)
-        english_only.multilingual = None
-        models["this model, English model alone"] = english_only
+    head = classifier.multilingual
+    if head is not None:
+
+        def variant(*, intents: bool, second: bool, severity: bool) -> Classifier:
+            below = classifier.second_opinion_below if second else 0.0
+            model = Classifier.from_pretrained(
+                classifier.folder,
+                second_opinion_below=below,
+                english_severity_head=classifier.english_severity_head,
+            )
+            model.multilingual = (
+                (head if severity else replace(head, severity=None)) if intents else None
+            )
+            return model
+
+        models["this model, English model alone"] = variant(
+            intents=False, second=False, severity=False
+        )
+        models["+ multilingual head for Spanish / French"] = variant(
+            intents=True, second=False, severity=False
+        )
         if classifier.second_opinion_below > 0:
-            models["+ multilingual head for Spanish / French"] = Classifier.from_pretrained(
-                classifier.folder, second_opinion_below=0.0
+            models[f"+ second opinion below {classifier.second_opinion_below:g}"] = variant(
+                intents=True, second=True, severity=False
             )
-            models[f"+ second opinion below {classifier.second_opinion_below:g} (served)"] = (
-                classifier
-            )
-        else:
-            models["+ multilingual head for Spanish / French (served)"] = classifier
+        if head.severity is not None:
+            models["+ severity head"] = variant(intents=True, second=True, severity=True)
+        last = list(models)[-1]
+        models[f"{last} (served)"] = models.pop(last)
     else:
         models["this model"] = classifier
     return compare_heldout(

@@ -29,7 +29,7 @@ from classifiers.calibration import softmax
 from classifiers.entities import Entity, EntityExtractor
 from classifiers.errors import ModelNotFoundError
 from classifiers.labels import SENTIMENTS, Sentiment
-from classifiers.multilingual import HEAD_FILE, MultilingualHead, encoder_available
+from classifiers.multilingual import HEAD_FILE, MultilingualHead, embed, encoder_available
 from classifiers.preprocessing import clean_text
 from classifiers.tokenization import encode_batch, load_tokenizer
 
@@ -37,6 +37,10 @@ __all__ = ["CONFIG_FILE", "DEFAULT_MODEL_NAME", "Classifier", "Prediction"]
 
 CONFIG_FILE: Final = "classifier.json"
 DEFAULT_MODEL_NAME: Final = "classifier"
+SEVERITY_SECOND_OPINION_FROM: Final = 2.0
+"""English messages the main model reads at this severity or above (or as negative) get the
+severity head's reading too; below it, a message rounds to level 2 or less and is neither a
+complaint nor near the escalation level (4), so it keeps the main model's reading and speed."""
 """Sub-folder of ``Settings().resolved_model_dir`` that ``concierge train`` writes."""
 
 
@@ -99,6 +103,7 @@ class Classifier:
         top_k: int = 3,
         batch_size: int = 32,
         second_opinion_below: float | None = None,
+        english_severity_head: bool | None = None,
     ) -> None:
         import onnxruntime as ort
 
@@ -119,12 +124,18 @@ class Classifier:
         self.temperature = float(self.config["temperature"])
         self.threshold = float(self.config["oos_threshold"])
         self.top_k = max(1, min(top_k, len(self.intents)))
-        if second_opinion_below is None:
+        if second_opinion_below is None or english_severity_head is None:
             from tools.settings import get_settings
 
-            second_opinion_below = get_settings().classifier_second_opinion_below
+            settings = get_settings()
+            if second_opinion_below is None:
+                second_opinion_below = settings.classifier_second_opinion_below
+            if english_severity_head is None:
+                english_severity_head = settings.classifier_english_severity_head
         self.second_opinion_below = second_opinion_below
         """English messages read below this confidence get the multilingual head's reading too."""
+        self.english_severity_head = english_severity_head
+        """English messages the main model reads as possibly severe get the severity head's too."""
         self.batch_size = batch_size
         self.extractor = EntityExtractor(catalog)
         self._tokenizer = load_tokenizer(self.folder, int(self.config["max_length"]))
@@ -163,6 +174,7 @@ class Classifier:
         threads: int | None = None,
         top_k: int | None = None,
         second_opinion_below: float | None = None,
+        english_severity_head: bool | None = None,
     ) -> Classifier:
         """Load a trained classifier (default: the one ``concierge train`` wrote); ``catalog`` is the
         shop's product names for entity matching. Threads and top-k default to the settings."""
@@ -178,6 +190,7 @@ class Classifier:
             threads=threads or settings.classifier_threads,
             top_k=top_k or settings.classifier_top_k,
             second_opinion_below=second_opinion_below,
+            english_severity_head=english_severity_head,
         )
 
     def set_catalog(self, catalog: Iterable[str]) -> None:
@@ -213,27 +226,56 @@ class Classifier:
         """Calibrated intent probabilities, one row per text, columns in ``self.intents`` order;
         texts in a ``language`` of the multilingual head are read by it."""
         cleaned = [clean_text(t) or "." for t in texts]
-        logits, _, _ = self.raw_outputs(cleaned)
-        return self._probabilities(cleaned, logits, language)
+        logits, severity, sentiment = self.raw_outputs(cleaned)
+        return self._second_reading(cleaned, logits, severity, sentiment, language)[0]
 
-    def _probabilities(
-        self, texts: Sequence[str], logits: NDArray[np.float32], language: str | None
-    ) -> NDArray[np.float64]:
-        """Calibrated intent probabilities of cleaned ``texts``: the multilingual head's in its
-        languages; elsewhere the main model's, averaged with the head's where the main model is
-        below ``second_opinion_below`` (English messages it hesitates on: on the validation
-        split's untemplated rows 0.851 -> 0.872 at 0.7, with 14% of them read twice)."""
+    def _second_reading(
+        self,
+        texts: Sequence[str],
+        logits: NDArray[np.float32],
+        severity: NDArray[np.float32],
+        sentiment: NDArray[np.float32],
+        language: str | None,
+    ) -> tuple[NDArray[np.float64], NDArray[np.float32]]:
+        """Calibrated intent probabilities and severity of cleaned ``texts``, with the multilingual
+        head's readings where they are taken (one embedding a text serves both):
+
+        - in the head's languages, its intents, and its severity where it has a severity head;
+        - elsewhere, its intents averaged with the main model's where the main model is below
+          ``second_opinion_below`` (English messages it hesitates on: on the validation split's
+          untemplated rows 0.851 -> 0.872 at 0.7, with 14% of them read twice);
+        - with ``english_severity_head``, its severity mixed in where the main model reads a
+          message as possibly severe (severity from :data:`SEVERITY_SECOND_OPINION_FROM`, or
+          negative): on our frustration set, severity MAE 0.43 -> 0.34, but some plain requests
+          read 4 (see ``classifiers/README.md``). Calm questions and thanks keep the main model's
+          reading and speed."""
         probs = softmax(logits, self.temperature)
-        if self.multilingual is None or not len(texts):
-            return probs
-        head = self._head_for(language)
-        if head is not None:
-            return head.predict_proba(texts)
-        unsure = np.flatnonzero(probs.max(axis=1) < self.second_opinion_below)
-        if len(unsure):
-            second = self.multilingual.predict_proba([texts[int(i)] for i in unsure])
-            probs[unsure] = (probs[unsure] + second) / 2
-        return probs
+        head = self.multilingual
+        if head is None or not len(texts):
+            return probs, severity
+        native = language in head.languages
+        unsure = probs.max(axis=1) < self.second_opinion_below
+        if native:
+            severe = unsure = np.ones(len(texts), dtype=bool)
+        else:
+            severe = (severity >= SEVERITY_SECOND_OPINION_FROM) | (sentiment.argmax(axis=1) == 0)
+        if head.severity is None or not (native or self.english_severity_head):
+            severe = np.zeros(len(texts), dtype=bool)
+        read = np.flatnonzero(unsure | severe)
+        if not len(read):
+            return probs, severity
+        vectors = embed([texts[int(i)] for i in read])
+        second = head.proba(vectors)
+        severity = severity.copy()
+        for j, i in enumerate(read):
+            if native:
+                probs[i] = second[j]
+            elif unsure[i]:
+                probs[i] = (probs[i] + second[j]) / 2
+        if head.severity is not None:
+            mask = severe[read]
+            severity[read[mask]] = head.severity.severity(vectors[mask], severity[read[mask]])
+        return probs, severity
 
     @overload
     def predict(  # type: ignore[overload-overlap]
@@ -245,8 +287,8 @@ class Classifier:
         self, texts: str | Sequence[str], *, language: str | None = None
     ) -> Prediction | list[Prediction]:
         """What the model reads in ``texts``. ``language`` is the customer's (``"en"``, ``"es"``,
-        ``"fr"``): Spanish and French intents are read by the multilingual head where the model has
-        one; severity, sentiment and entities always come from the main model."""
+        ``"fr"``): Spanish and French intents and severity are read by the multilingual head where
+        the model has one; sentiment and entities always come from the main model."""
         if isinstance(texts, str):
             return self._predict([texts], language)[0]
         return self._predict(list(texts), language)
@@ -258,7 +300,9 @@ class Classifier:
         cleaned = [clean_text(t) for t in texts]
         live = [i for i, t in enumerate(cleaned) if t]
         logits, severity, sentiment = self.raw_outputs([cleaned[i] for i in live])
-        probs = self._probabilities([cleaned[i] for i in live], logits, language)
+        probs, severity = self._second_reading(
+            [cleaned[i] for i in live], logits, severity, sentiment, language
+        )
         senti_probs = softmax(sentiment)
         out: list[Prediction] = [self._blank(t) for t in texts]
         for row, i in enumerate(live):

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+from numpy.typing import NDArray
 
 from classifiers.calibration import (
     OOSDecision,
@@ -41,7 +42,16 @@ from classifiers.datasets import Example, load_labeled_file
 from classifiers.inference import CONFIG_FILE, DEFAULT_MODEL_NAME, Classifier
 from classifiers.labels import SENTIMENTS
 from classifiers.metrics import classification_report, regression_report
-from classifiers.multilingual import HEAD_FILE, MultilingualHead, embed, encoder_available, fit_head
+from classifiers.multilingual import (
+    HEAD_FILE,
+    SEVERITY_SOURCE,
+    MultilingualHead,
+    embed,
+    encoder_available,
+    fit_head,
+    fit_severity,
+    severity_rows,
+)
 from classifiers.multilingual import head_rows as multilingual_rows
 from classifiers.taxonomy import Taxonomy, load_taxonomy
 from classifiers.tokenization import TOKENIZER_FILES, base_model_path, load_tokenizer
@@ -245,11 +255,21 @@ def train_multilingual_head(
     seed: int,
     progress: Any | None = None,
     log: Callable[[str], None] = lambda _: None,
+    main_severity: Callable[[list[str]], NDArray[np.float32]] | None = None,
 ) -> tuple[MultilingualHead, dict[str, Any]]:
-    """The Spanish / French intent head (``classifiers.multilingual``) on the corpus's own rows."""
+    """The Spanish / French intent head (``classifiers.multilingual``) on the corpus's own rows,
+    with its severity head where ``main_severity`` (the English model's severity of texts) is given
+    and the corpus has our severity rows."""
     train = multilingual_rows(corpus.splits.train, seed=seed)
     val = multilingual_rows(corpus.splits.val, seed=seed)
-    texts = [r.text for r in (*train, *val)]
+    severity_train: list[Example] = []
+    severity_val: list[Example] = []
+    if main_severity is not None:
+        severity_train = severity_rows(corpus.splits.train, routine=True)
+        severity_val = severity_rows(corpus.splits.val, routine=True)
+    # Each distinct text is embedded once (the everyday severity rows are the intent head's too).
+    texts = list(dict.fromkeys(r.text for r in (*train, *val, *severity_train, *severity_val)))
+    row_of = {text: i for i, text in enumerate(texts)}
     task = None
     if progress is not None:
         task = progress.add_task("multilingual head: embedding", total=len(texts))
@@ -258,16 +278,39 @@ def train_multilingual_head(
         if progress is not None and task is not None:
             progress.update(task, completed=done)
 
-    vectors = embed(texts, progress=advance)
+    embedded = embed(texts, progress=advance)
+
+    def vectors(rows: Sequence[Example]) -> NDArray[np.float32]:
+        return embedded[[row_of[r.text] for r in rows]]
+
     head = fit_head(
-        vectors[: len(train)],
+        vectors(train),
         [str(r.intent) for r in train],
-        vectors[len(train) :],
+        vectors(val),
         [str(r.intent) for r in val],
         taxonomy.intents,
         seed=seed,
     )
-    probs = head.proba(vectors[len(train) :])
+    severity_summary: dict[str, Any] | None = None
+    if main_severity is not None and severity_train:
+        severity_head, maes = fit_severity(
+            vectors(severity_train),
+            [float(r.severity or 1.0) for r in severity_train],
+            vectors(severity_val),
+            [float(r.severity or 1.0) for r in severity_val],
+            main_severity([r.text for r in severity_val]),
+            routine=[not r.source.startswith(SEVERITY_SOURCE) for r in severity_train],
+            val_routine=[not r.source.startswith(SEVERITY_SOURCE) for r in severity_val],
+            seed=seed,
+        )
+        head = replace(head, severity=severity_head)
+        severity_summary = {
+            "train_rows": len(severity_train),
+            "val_rows": len(severity_val),
+            "mix": severity_head.mix,
+            "validation": maes,
+        }
+    probs = head.proba(vectors(val))
     index = taxonomy.index
     right = [int(p) == index[str(r.intent)] for p, r in zip(probs.argmax(1), val, strict=True)]
     own = [ok for ok, r in zip(right, val, strict=True) if r.source == "intents_es_fr"]
@@ -279,10 +322,17 @@ def train_multilingual_head(
         "temperature": head.temperature,
         "val_accuracy": round(sum(right) / len(right), 4) if right else None,
         "val_spanish_french_accuracy": round(sum(own) / len(own), 4) if own else None,
+        "severity": severity_summary,
     }
     log(
         f"multilingual head: {len(train)} rows, val accuracy {summary['val_accuracy']}, "
         f"Spanish / French {summary['val_spanish_french_accuracy']}"
+        + (
+            f"; severity head: {len(severity_train)} rows, mixed {severity_summary['mix']} "
+            f"with the English model's"
+            if severity_summary
+            else ""
+        )
     )
     return head, summary
 
@@ -376,7 +426,12 @@ def train_classifier(
     if multilingual:
         with timer("multilingual"):
             head, calibration["multilingual"] = train_multilingual_head(
-                corpus, taxonomy, seed=args.seed, progress=progress, log=log
+                corpus,
+                taxonomy,
+                seed=args.seed,
+                progress=progress,
+                log=log,
+                main_severity=lambda texts: predict_outputs(model, tokenizer, texts).severity,
             )
 
     staging = folder.parent / f".{folder.name}.staging-{os.getpid()}"

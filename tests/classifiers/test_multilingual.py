@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,15 @@ import pytest
 
 from classifiers import Classifier, Example, ModelNotFoundError, MultilingualHead
 from classifiers.heldout import compare_heldout, evaluate_heldout
-from classifiers.multilingual import HEAD_FILE, embed, fit_head, head_rows
+from classifiers.inference import SEVERITY_SECOND_OPINION_FROM
+from classifiers.multilingual import (
+    HEAD_FILE,
+    embed,
+    fit_head,
+    fit_severity,
+    head_rows,
+    severity_rows,
+)
 from classifiers.pipeline import TrainResult
 
 # English only: what the head learns must carry over to Spanish and French through the encoder.
@@ -214,3 +223,135 @@ def test_english_the_model_hesitates_on_gets_a_second_opinion(
     p = always.predict(texts[0], language="en")
     # (int8 activations are scaled per batch: a message alone reads a hair differently)
     assert p.confidence == pytest.approx(float(((main[0] + second[0]) / 2).max()), abs=2e-3)
+
+
+def _level_clusters(seed: int, swap: bool = False) -> tuple[np.ndarray, list[float]]:
+    """Eight-dimensional vectors in one cluster per severity level 1-5 (``swap``: labelled 6 - level)."""
+    rng = np.random.default_rng(seed)
+    vectors, levels = [], []
+    for level in range(1, 6):
+        centre = np.zeros(8)
+        centre[level] = 4.0
+        for _ in range(12):
+            vectors.append(centre + 0.3 * rng.normal(size=8))
+            levels.append(float(6 - level if swap else level))
+    return np.asarray(vectors, dtype=np.float32), levels
+
+
+def test_the_severity_head_is_mixed_in_as_far_as_validation_trusts_it() -> None:
+    train_x, train_y = _level_clusters(1)
+    val_x, val_y = _level_clusters(2)
+    gold = np.asarray(val_y, dtype=np.float32)
+
+    # The English model reads nothing (3 everywhere): the head alone.
+    head, report = fit_severity(train_x, train_y, val_x, val_y, np.full(len(gold), 3.0, np.float32))
+    assert head.mix == 1.0 and report["1/1"]["mae"] == 0.0 and report["1/0"]["mae"] > 1.0
+    assert np.allclose(np.rint(head.levels(val_x)), gold)
+    # The head is wrong where the English model is right: the English model alone.
+    swapped_x, swapped_y = _level_clusters(3, swap=True)
+    head, report = fit_severity(
+        train_x, train_y, swapped_x, swapped_y, np.asarray(swapped_y, np.float32)
+    )
+    assert head.mix == 0.0 and report["1/0"]["mae"] == 0.0
+    main = np.asarray(swapped_y, np.float32)
+    assert np.allclose(head.severity(swapped_x, main), main)
+
+
+def test_the_severity_head_hands_off_no_more_plain_requests_than_the_english_model() -> None:
+    """Validation rubric rows favour the head alone, but it reads one plain request (level 1 by
+    the rules) as severe where the English model does not: a mix that keeps it below 4 is chosen."""
+    train_x, train_y = _level_clusters(1)
+    val_x, val_y = _level_clusters(2)
+    plain = train_x[-1:]  # sits in the level-5 cluster
+    val_x = np.vstack([val_x, plain])
+    val_y = [*val_y, 1.0]
+    main = np.asarray(val_y, np.float32)  # the English model reads every row right
+    main[:-1] = 3.0  # ... except the rubric rows, which it reads as 3
+    head, report = fit_severity(
+        train_x,
+        train_y,
+        val_x,
+        val_y,
+        main,
+        val_routine=[False] * (len(val_y) - 1) + [True],
+    )
+    assert report["1/1"]["false_alarms"] == 1 and report["1/1"]["mae"] == 0.0
+    assert head.mix < 1.0
+    assert report[f"1/{head.mix:g}"]["false_alarms"] == 0
+    assert head.severity(plain, main[-1:])[0] < 3.5
+
+
+def test_a_saved_severity_head_reads_the_same(small_head: MultilingualHead, tmp_path: Path) -> None:
+    train_x, train_y = _level_clusters(1)
+    severity, _ = fit_severity(train_x, train_y, train_x[:0], [], np.zeros(0, np.float32))
+    with_severity = replace(small_head, severity=severity)
+    with_severity.save(tmp_path / HEAD_FILE)
+    loaded = MultilingualHead.load(tmp_path / HEAD_FILE)
+    assert loaded.severity is not None and loaded.severity.mix == severity.mix
+    assert np.allclose(loaded.severity.levels(train_x), severity.levels(train_x))
+    # A head saved before severity heads existed loads without one.
+    small_head.save(tmp_path / "old.npz")
+    assert MultilingualHead.load(tmp_path / "old.npz").severity is None
+
+
+def test_the_severity_rows_are_ours_each_once() -> None:
+    rows = [
+        Example("my card was charged twice!!", severity=4.0, source="severity_more"),
+        Example("MY CARD WAS CHARGED TWICE!!", severity=4.0, source="severity_more"),
+        Example("ticket: printer broken", severity=3.0, source="tickets_multi-lang-4-20k"),
+        Example("where is my order", intent="track_order", severity=2.0, source="intents_more"),
+    ]
+    assert [r.text for r in severity_rows(rows)] == ["my card was charged twice!!"]
+    # With the everyday rows of our intent files (their rule-derived severity), not the tickets'.
+    everyday = severity_rows(rows, routine=True)
+    assert [r.text for r in everyday] == ["my card was charged twice!!", "where is my order"]
+
+
+SEVERITY_ROWS = [
+    ("do you ship to Canada?", 1.0),
+    ("thanks, the lamp arrived and it looks great", 1.0),
+    ("what sizes does the linen shirt come in", 1.0),
+    ("my parcel is a few days late, any update?", 3.0),
+    ("the mug arrived chipped, can I get a new one", 3.0),
+    ("the zip on my jacket broke after a week", 3.0),
+    ("I was charged twice and I'm disputing it with my bank", 5.0),
+    ("someone placed orders on my account that I never made, this is fraud", 5.0),
+    ("the charger melted and nearly set my desk on fire", 5.0),
+]
+
+
+def test_spanish_severity_and_severe_english_are_read_by_the_severity_head(
+    tiny_model: TrainResult, tmp_path: Path
+) -> None:
+    english_only = Classifier.from_pretrained(tiny_model.folder)
+    folder = _with_head(tiny_model, tmp_path, english_only.intents)
+    vectors = embed([t for t, _ in SEVERITY_ROWS])
+    severity, _ = fit_severity(
+        vectors, [y for _, y in SEVERITY_ROWS], vectors[:0], [], np.zeros(0, np.float32)
+    )
+    assert severity.mix == 1.0  # no validation rows: the head alone
+    head = MultilingualHead.load(folder / HEAD_FILE)
+    replace(head, severity=severity).save(folder / HEAD_FILE)
+    clf = Classifier.from_pretrained(folder, second_opinion_below=0.0, english_severity_head=True)
+
+    spanish = ["me cobraron dos veces y voy a reclamar al banco", "¿hacen envíos a Canadá?"]
+    read = clf.predict(spanish, language="es")
+    assert [p.severity for p in read] == pytest.approx(list(severity.levels(embed(spanish))))
+    assert read[0].severity_level >= 4 and read[1].severity_level <= 2
+    # English: what the main model reads as possibly severe (or negative) gets the head's reading;
+    # the rest keeps the main model's, and the intents are the main model's either way.
+    english = [t for t, _ in SEVERITY_ROWS]
+    main = english_only.predict(english)
+    _, main_severity, sentiment = english_only.raw_outputs(english)
+    both = clf.predict(english, language="en")
+    levels = severity.levels(embed(english))
+    for p, m, s, raw, level in zip(both, main, sentiment, main_severity, levels, strict=True):
+        assert p.intent == m.intent
+        if raw >= SEVERITY_SECOND_OPINION_FROM or int(np.argmax(s)) == 0:
+            assert p.severity == pytest.approx(float(level), abs=1e-4)
+        else:
+            assert p.severity == m.severity
+    # By default English severity stays the English model's; Spanish is still read by the head.
+    default = Classifier.from_pretrained(folder, second_opinion_below=0.0)
+    assert default.predict(english, language="en") == main
+    assert default.predict(spanish, language="es") == read
