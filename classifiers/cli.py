@@ -84,8 +84,9 @@ def train_command(
         bool,
         typer.Option(
             "--hard-rows",
-            help="Also train on the hard cases (out-of-scope in shop words, quiet threats): an "
-            "ablation, no significant gain measured (classifiers/README.md).",
+            help="Also train on the hard cases (out-of-scope in shop words, quiet threats, the "
+            "frustration rubric's tone boundaries, messages with identity details): an ablation, "
+            "see classifiers/README.md.",
         ),
     ] = False,
     multilingual: Annotated[

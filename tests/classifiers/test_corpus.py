@@ -127,7 +127,7 @@ def test_the_new_rows_are_in_and_the_hard_ones_out_unless_asked() -> None:
         return {e.source for e in build_corpus(config).splits.train}
 
     new = {"intents_more", "intents_es_fr", "severity_more"}
-    hard = {"intents_hard", "severity_hard"}
+    hard = {"intents_hard", "severity_hard", "severity_boundary", "severity_identity"}
     assert sources() >= new and not sources() & hard
     assert not sources(new_rows=False) & new
     assert sources(hard_rows=True) >= new | hard
