@@ -26,6 +26,7 @@ from classifiers.corpus import DATA_DIR
 from classifiers.datasets import jsonl_objects
 from classifiers.errors import DatasetFormatError
 from classifiers.inference import Classifier, Prediction
+from classifiers.labels import ESCALATION_LEVEL
 from classifiers.language import detect_language
 from classifiers.metrics import mcnemar
 
@@ -33,7 +34,6 @@ __all__ = ["INTENT_SETS", "compare_heldout", "evaluate_heldout", "load_rows"]
 
 INTENT_SETS: Final = ("natural_eval", "natural_test", "spanish_test", "french_test")
 FRUSTRATION_SET: Final = "frustration_test"
-SEVERITY_ESCALATION: Final = 4
 NEGATIVE_SENTIMENT: Final = -0.85
 
 
@@ -121,7 +121,7 @@ def evaluate_heldout(
     classifier: Classifier,
     data_dir: Path = DATA_DIR,
     *,
-    severity_escalation: int = SEVERITY_ESCALATION,
+    severity_escalation: int = ESCALATION_LEVEL,
     negative_sentiment: float = NEGATIVE_SENTIMENT,
 ) -> dict[str, Any]:
     """The classifier's figures on every held-out set of ours present in ``data_dir``."""
@@ -166,7 +166,7 @@ def compare_heldout(
     reference: str,
     data_dir: Path = DATA_DIR,
     *,
-    severity_escalation: int = SEVERITY_ESCALATION,
+    severity_escalation: int = ESCALATION_LEVEL,
     negative_sentiment: float = NEGATIVE_SENTIMENT,
 ) -> dict[str, dict[str, Any]]:
     """Ablation rows: each model's accuracy on every held-out set (on the frustration set, of the

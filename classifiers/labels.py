@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Final, Literal
 
 __all__ = [
+    "ESCALATION_LEVEL",
     "PRIORITY_TO_SEVERITY",
     "SENTIMENTS",
     "Sentiment",
@@ -20,6 +21,9 @@ __all__ = [
 
 Sentiment = Literal["negative", "neutral", "positive"]
 SENTIMENTS: Final[tuple[Sentiment, ...]] = ("negative", "neutral", "positive")
+ESCALATION_LEVEL: Final = 4
+"""The severity level from which a person should take over (the agent's default,
+``agent.context.Context.severity_escalation``, and the frustration rubric's)."""
 
 PRIORITY_TO_SEVERITY: Final[Mapping[str, float]] = {
     "very_low": 1.0,

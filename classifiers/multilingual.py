@@ -12,9 +12,10 @@ calls it only for messages its language detector reads as Spanish or French
 (:meth:`classifiers.inference.Classifier.predict`'s ``language``).
 
 The same embedding also reads severity (:class:`SeverityHead`): a five-level logistic regression
-trained on our rubric-labelled severity rows only (no help-desk ticket priorities), mixed with the
-English model's severity. It is what Spanish and French messages get, and what English messages
-the English model reads as possibly severe get (see :meth:`classifiers.inference.Classifier.predict`).
+trained on our rubric-labelled severity rows and our everyday requests (no help-desk ticket
+priorities), mixed with the English model's severity. Spanish and French messages get it; English
+messages the English model reads as possibly severe get it only with
+``Settings.classifier_english_severity_head`` (see :meth:`classifiers.inference.Classifier.predict`).
 
 Saved as ``multilingual.npz`` beside the English model: weights ``(dim, intents)``, bias, the
 intent names in column order, the temperature, the languages it serves, and the severity head's
@@ -37,6 +38,7 @@ from numpy.typing import NDArray
 
 from classifiers.calibration import fit_temperature, softmax
 from classifiers.datasets import Example
+from classifiers.labels import ESCALATION_LEVEL
 from classifiers.preprocessing import dedup_key
 
 __all__ = [
@@ -74,12 +76,10 @@ SEVERITY_C: Final = 30.0
 """Inverse L2 strength of the severity head, chosen by 5-fold cross-validation on our 964 rubric
 rows (level MAE 0.444 at 3, 0.376 at 10, 0.356 at 30, 0.368 at 100, 0.378 at 300)."""
 SEVERITY_MIXES: Final = (0.0, 0.25, 0.5, 0.75, 1.0)
+"""Weights of the head's severity against the English model's, tried on the validation rows."""
 ROUTINE_WEIGHTS: Final = (0.1, 0.2, 0.35, 1.0)
 """Sample weights of the everyday rows against the rubric rows, tried on the validation rows."""
-"""Weights of the head's severity against the English model's, tried on the validation rows."""
 LEVELS: Final = np.arange(1, 6, dtype=np.float64)
-ESCALATION_LEVEL: Final = 4
-"""The level from which the agent hands a conversation to a person (``agent.context``)."""
 
 _lock = threading.Lock()
 _encoder: Any = None
