@@ -13,8 +13,12 @@ CLINC150, its ``oos`` class included); higher means more out of scope:
 - ``mahalanobis``: the smallest Mahalanobis distance to an in-scope intent's mean in the pooled
   space, one covariance shared by all intents (Lee et al., 2018; Podolskiy et al., 2021): unlike
   the cosine of a few neighbours, it weighs each direction by how much the intents vary along it;
-- ``energy+knn`` and ``energy+mahalanobis``: the two added up, each standardised on the validation
-  split's in-scope rows (the logits and the sentence space fail on different messages).
+- ``e5-knn``: the ``knn`` score in a second sentence space that was not fine-tuned on the intents,
+  multilingual-e5-small's (the Spanish / French head's encoder): fine-tuning pulls every sentence
+  towards some intent, a general-purpose space keeps an unfamiliar request far from all of them;
+- ``energy+knn``, ``energy+mahalanobis`` and ``energy+e5-knn``: the two added up, each standardised
+  on the validation split's in-scope rows (the logits and a sentence space fail on different
+  messages).
 
 A message is out of scope when the class says so or its score passes the method's threshold. The
 threshold is chosen on validation, the highest out-of-scope recall at in-scope accuracy >= the
@@ -42,7 +46,11 @@ METHODS: Final = (
     "mahalanobis",
     "energy+knn",
     "energy+mahalanobis",
+    "e5-knn",
+    "energy+e5-knn",
 )
+SECOND_SPACE: Final = "e5-"
+"""Methods that read the second sentence space (``Readings.sentences``) start with this."""
 
 
 @dataclass(frozen=True)
@@ -80,11 +88,13 @@ class Gaussians:
 
 @dataclass(frozen=True)
 class Readings:
-    """Intent logits and pooled sentence vectors of one split, with the gold label indices."""
+    """Intent logits and pooled sentence vectors of one split, with the gold label indices, and
+    optionally the same texts in a second sentence space (``e5-`` methods need it)."""
 
     logits: NDArray[np.float32]
     vectors: NDArray[np.float32]
     labels: NDArray[np.int64]
+    sentences: NDArray[np.float32] | None = None
 
 
 def read(folder: Any, texts: Sequence[str], labels: Sequence[int]) -> Readings:
@@ -111,7 +121,7 @@ def _scores(
     split: Readings,
     oos: int,
     temperature: float,
-    bank: NDArray[np.float32],
+    banks: tuple[NDArray[np.float32], NDArray[np.float32] | None],
     k: int,
     gaussians: Gaussians,
 ) -> NDArray[np.float64]:
@@ -124,8 +134,12 @@ def _scores(
         z = in_scope / temperature
         top = z.max(axis=1, keepdims=True)
         score = -temperature * (top[:, 0] + np.log(np.exp(z - top).sum(axis=1)))
-    elif method == "knn":
-        similarity = _unit(split.vectors) @ bank.T
+    elif method in ("knn", "e5-knn"):
+        bank, vectors = (
+            (banks[1], split.sentences) if method == "e5-knn" else (banks[0], split.vectors)
+        )
+        assert bank is not None and vectors is not None, "e5-knn needs Readings.sentences"
+        similarity = _unit(vectors) @ bank.T
         nearest = -np.partition(-similarity, k - 1, axis=1)[:, :k]
         score = (1.0 - nearest.mean(axis=1)).astype(np.float64)
     elif method == "mahalanobis":
@@ -152,14 +166,18 @@ def compare_scores(
 ) -> dict[str, Any]:
     """Each method's validation threshold and its in-scope accuracy / out-of-scope recall on test."""
     temperature = fit_temperature(val.logits, val.labels)
-    bank = _unit(train.vectors[train.labels != oos])
+    in_scope_train = train.labels != oos
+    banks = (
+        _unit(train.vectors[in_scope_train]),
+        None if train.sentences is None else _unit(train.sentences[in_scope_train]),
+    )
     gaussians = Gaussians.fit(train, oos)
     results: dict[str, Any] = {"target_in_scope_accuracy": target, "temperature": temperature}
     in_scope = val.labels != oos
 
     def standardised(method: str, split: Readings) -> NDArray[np.float64]:
-        reference = _scores(method, val, oos, temperature, bank, k, gaussians)[in_scope]
-        score = _scores(method, split, oos, temperature, bank, k, gaussians)
+        reference = _scores(method, val, oos, temperature, banks, k, gaussians)[in_scope]
+        score = _scores(method, split, oos, temperature, banks, k, gaussians)
         z: NDArray[np.float64] = (score - reference.mean()) / max(float(reference.std()), 1e-9)
         return z
 
@@ -167,9 +185,12 @@ def compare_scores(
         if "+" in method:
             first, second = method.split("+")
             return standardised(first, split) + standardised(second, split)
-        return _scores(method, split, oos, temperature, bank, k, gaussians)
+        return _scores(method, split, oos, temperature, banks, k, gaussians)
 
+    have_second_space = all(r.sentences is not None for r in (train, val, test))
     for method in METHODS:
+        if SECOND_SPACE in method and not have_second_space:
+            continue
         val_scores = scores(method, val)
         test_scores = scores(method, test)
         val_argmax = val.logits.argmax(axis=1)

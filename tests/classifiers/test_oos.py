@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from classifiers.oos import METHODS, Gaussians, Readings, compare_scores
@@ -26,7 +28,10 @@ def _split(seed: int, n: int = 200) -> Readings:
             logits[i, label] = 5.0 + rng.normal()
             vectors[i, label] = 3.0
             vectors[i] += 0.3 * rng.normal(size=8)
-    return Readings(logits, vectors, labels)
+    # The second sentence space holds the same geometry in other coordinates (a rotation).
+    rotation = np.linalg.qr(np.random.default_rng(0).normal(size=(8, 8)))[0]
+    sentences = (vectors @ rotation).astype(np.float32)
+    return Readings(logits, vectors, labels, sentences)
 
 
 def test_scores_catch_what_the_class_lets_through() -> None:
@@ -41,6 +46,13 @@ def test_scores_catch_what_the_class_lets_through() -> None:
         assert report[method]["met_target_on_val"]
         assert test["in_scope_accuracy"] >= 0.95
         assert test["oos_recall"] > 0.95, method
+
+
+def test_second_space_methods_are_left_out_without_its_sentences() -> None:
+    bare = [replace(_split(seed), sentences=None) for seed in (1, 2, 3)]
+    report = compare_scores(*bare, OOS, target=0.95, k=5)
+    assert "e5-knn" not in report and "energy+e5-knn" not in report
+    assert report["energy+knn"]["test"]["oos_recall"] > 0.95
 
 
 def test_an_unreachable_target_keeps_the_most_accurate_threshold() -> None:
