@@ -63,6 +63,7 @@ from agent.understanding import (
     format_address,
     goal_confidence,
     goal_cue,
+    only_introduction,
     parse_address,
     refund_choice,
     request_parts,
@@ -73,6 +74,7 @@ from agent.understanding import (
     yes_no,
 )
 from agent.wording import options_words
+from classifiers import mask_cards
 from knowledge.glossary import english_query, fold
 from knowledge.retrieval import passage_excerpt
 from tools import tickets
@@ -86,10 +88,17 @@ log = agent_logger()
 
 
 def ingest(state: State, runtime: Runtime[Context]) -> Update:
-    """Start a turn: language, channel identity, per-turn fields reset, history capped."""
+    """Start a turn: language, channel identity, per-turn fields reset, history capped, and a card
+    number the customer typed cut to its last four digits."""
     ctx = runtime.context
     text = last_user_text(state)
     log.info("turn %s: %s", state.turn + 1, text)
+    messages: list[AnyMessage | RemoveMessage] = []
+    if (masked := mask_cards(text)) != text and (last := _last_customer_message(state)):
+        # Whatever the channel, the checkpoint, the LLM and the staff who take the conversation
+        # never hold a whole card number: the message is replaced (same id) by its masked text.
+        messages.append(HumanMessage(masked, id=last.id))
+        text = masked
     update: Update = {
         "turn": state.turn + 1,
         "tool_calls": [],
@@ -109,9 +118,18 @@ def ingest(state: State, runtime: Runtime[Context]) -> Update:
         update["customer_id"] = ctx.verified_customer_id
     if len(state.messages) > ctx.history_messages:
         old = list(state.messages)[: len(state.messages) - ctx.history_messages]
-        update["messages"] = [RemoveMessage(id=m.id) for m in old if m.id]
+        messages.extend(RemoveMessage(id=m.id) for m in old if m.id)
         update["summary"] = _summarise(state.summary, old, resolve(ctx))
+    if messages:
+        update["messages"] = messages
     return update
+
+
+def _last_customer_message(state: State) -> HumanMessage | None:
+    for message in reversed(state.messages):
+        if isinstance(message, HumanMessage):
+            return message if message.id else None
+    return None
 
 
 def _summarise(previous: str, messages: list[AnyMessage], services: Services) -> str:
@@ -145,6 +163,7 @@ def understand(state: State, runtime: Runtime[Context]) -> Update:
             sentiment=p.sentiment,
             sentiment_score=round(p.sentiment_score, 4),
             entities=[{"type": e.type, "value": e.value} for e in p.entities],
+            escalate=p.escalate,
             cue=None,
             goal=None,
         )
@@ -207,7 +226,10 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
     # A message that answers what we asked (a detail, a yes or no) is read for that answer: the
     # classifier's sentiment and intent on "I ordered it by mistake" or an e-mail address say little
     # about the customer's mood or wishes, so only their words (a request for a human) escalate it.
-    answering = _answers(state, text, u)
+    # A message that only says who the customer is ("My email is jane@example.com", "Jane Doe,
+    # 12345") answers the question every conversation starts with, asked or not.
+    introducing = _introduces(state, text)
+    answering = introducing or _answers(state, text, u)
     chatting = state.pending is None and small_talk(text) is not None
     if u["cue"] == "human" or (
         u["goal"] == "human" and not answering and not chatting and _PERSON.search(fold(text))
@@ -217,12 +239,25 @@ def route(state: State, runtime: Runtime[Context]) -> Update:
         # task 60) read as contact_customer_service at 0.96; and never in thanks ("I appreciate
         # your understanding and support", tau2 task 33).
         reasons.append("customer_asked_for_human")
-    if u["severity_level"] >= ctx.severity_escalation:
+    # Where the classifier's escalation head read the message, its decision replaces the two
+    # thresholds: they hand off loud coupon questions and let quiet threats through.
+    head = u.get("escalate")
+    severe = u["severity_level"] >= ctx.severity_escalation and not introducing
+    if severe and head is not False:
         reasons.append(f"severity_{u['severity_level']}")
-    if u["sentiment_score"] <= ctx.negative_sentiment and not answering and not chatting:
+    elif head and not answering and not chatting:
+        reasons.append("frustration")
+    if (
+        head is None
+        and u["sentiment_score"] <= ctx.negative_sentiment
+        and not answering
+        and not chatting
+    ):
         reasons.append("negative_sentiment")
     goal = state.goal
-    new_goal = u["goal"]
+    # Nor does an introduction start a request the customer has not made (the classifier reads
+    # "my email is ..." as editing the account): they are verified, then asked what they need.
+    new_goal = None if introducing else u["goal"]
     # While we wait for an answer, only the customer's explicit words change the subject.
     if (
         state.awaiting
@@ -519,6 +554,22 @@ def _answers(state: State, text: str, u: Understanding) -> bool:
     if state.pending is not None:
         return yes_no(text, action=state.pending["tool"]) is not None
     return bool(state.awaiting and state.goal and _fills(state.awaiting, text, u, state.slots))
+
+
+def _introduces(state: State, text: str) -> bool:
+    """Whether a customer not yet verified only says who they are: details that verify them (an
+    e-mail, a name and zip, with what they said before) or start to (a full name, a user id), and no
+    other words than an introduction's."""
+    if state.customer_id is not None:
+        return False
+    clues = read_identity(text, expecting=state.awaiting == "identity")
+    if not clues.any or not (
+        _verifiable(clues.merged(state.identity))
+        or (clues.first_name and clues.last_name)
+        or clues.user_id
+    ):
+        return False
+    return only_introduction(_without_identity(state, text))
 
 
 def _verifiable(clues: IdentityClues) -> bool:
@@ -1125,17 +1176,19 @@ def escalate(state: State, runtime: Runtime[Context]) -> Update:
     level = classification.get("severity_level")
     if isinstance(level, int):
         tickets.set_severity(turn.services.store, ticket_id, min(5, max(1, level)))
+    # Staff read the transcript: a card number in it (a conversation checkpointed before ``ingest``
+    # masked them) shows only its last four digits.
     transcript = [
         {
             "role": "customer" if isinstance(m, HumanMessage) else (m.name or "agent"),
-            "text": message_text(m),
+            "text": mask_cards(message_text(m)),
         }
         for m in state.messages
     ]
     handoff = {
         "ticket_id": ticket_id,
         "summary": summary,
-        "history_summary": state.summary,
+        "history_summary": mask_cards(state.summary),
         "transcript": transcript,
         "customer_id": state.customer_id,
         "orders": orders,

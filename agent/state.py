@@ -31,6 +31,9 @@ class Understanding(TypedDict):
     sentiment: str
     sentiment_score: float
     entities: list[dict[str, Any]]
+    escalate: NotRequired[bool | None]
+    """The classifier's escalation head: should a person take over? ``None`` (or absent, in turns
+    recorded before it) where it did not read the message; the thresholds decide then."""
     cue: Goal | None
     """A goal named outright by the customer's words ("cancel", "return", "a human"), if any."""
     goal: Goal | None

@@ -720,6 +720,34 @@ def small_talk(text: str) -> SmallTalk | None:
     return None
 
 
+# ------------------------------------------------------------------------------- introductions
+
+# What a message that only says who the customer is may hold besides the details themselves: "hi,
+# it's ...", "my email address is ...", "name and zip: ...", "you can find me under ...", "thanks".
+_INTRODUCTION_WORDS: Final = _words(
+    "hi hello hey hiya there good morning afternoon evening day team all folks dear",
+    "it it's its is this that's i i'm im am me my mine here here's heres you your can could find",
+    "reach contact under email e-mail mail address addr name name's names full first last zip zip's",
+    "zipcode postal postcode code user username id account registered on file with using use",
+    "used for the a an and also plus or of as at in from by to are was be",
+    "thanks thank thx ty please pls ok okay sure yes yeah yep sorry",
+    "verify verification verifying identify identification identity details detail info",
+    "information login",
+    "hola buenos buenas dias tardes noches mi correo electronico es soy me llamo nombre apellido y",
+    "codigo gracias por favor de el la con",
+    "bonjour salut mon adresse courriel est je suis m'appelle nom prenom et merci s'il vous plait",
+    "c'est le avec",
+)
+
+
+def only_introduction(rest: str) -> bool:
+    """Whether ``rest``, a message with its identity details (e-mail, name, zip, user id) taken out,
+    says nothing more than an introduction does ("hi, my email is", "name and zip:", "thanks"):
+    the message only says who the customer is, and asks for nothing."""
+    words = re.findall(r"[a-z0-9]+(?:['-][a-z0-9]+)*", fold(rest).replace("\u2019", "'"))
+    return all(w in _INTRODUCTION_WORDS or w.isdigit() for w in words)
+
+
 _WITHDRAW: Final = _rx(
     r"\b(never ?mind|forget (it|about it)|leave it|keep it (as it is|then|after all)|let it be|"
     r"as it is|don'?t bother|no need then|olvidalo|dejalo( asi)?|no importa|laisse[zr]? tomber|"

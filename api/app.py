@@ -25,6 +25,7 @@ from api.errors import (
     APIError,
     PayloadTooLarge,
     RateLimited,
+    UnexpectedErrors,
     error_response,
     install_error_handlers,
 )
@@ -227,6 +228,7 @@ def create_app(
         app.include_router(desk.router)
     app.state.slack = desk
     app.add_middleware(_AccessAndLimits, runtime=runtime)
+    app.add_middleware(UnexpectedErrors)
     # Outermost, so that refusals (429, 413) still carry the headers a browser needs to read them.
     app.add_middleware(
         CORSMiddleware,

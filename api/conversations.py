@@ -18,6 +18,7 @@ from api.errors import Conflict, Unauthorized, Unprocessable
 from api.replies import History, Reply
 from api.security import Grant, new_conversation_id
 from api.turns import TurnEvent, history, raise_for_error, turn_events
+from classifiers import mask_cards
 from tools.models import Customer
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
@@ -104,7 +105,8 @@ def create_conversation(
 
 
 def clean_message(runtime: Runtime, text: str) -> str:
-    """The customer's text, control characters removed; 422 when empty or too long."""
+    """The customer's text, control characters removed and card numbers cut to their last four
+    digits (nobody, the agent and staff included, needs one whole); 422 when empty or too long."""
     text = _CONTROL.sub("", text).strip()
     if not text:
         raise Unprocessable("The message is empty.", code="empty_message")
@@ -114,7 +116,7 @@ def clean_message(runtime: Runtime, text: str) -> str:
             f"The message is {len(text)} characters long; the limit is {limit}.",
             code="message_too_long",
         )
-    return text
+    return mask_cards(text)
 
 
 def start_turn(

@@ -14,10 +14,13 @@
      ├── UnsupportedMediaType  415
      ├── Unprocessable         422
      ├── RateLimited           429, with Retry-After
+     ├── InternalError         500, for a failure already logged where it happened
      └── ServiceUnavailable    503, with Retry-After
 
 Only ``api/`` raises HTTP errors; everything else raises its own typed exceptions. A database that
-cannot be reached (:data:`DATABASE_OUTAGES`, whichever endpoint meets it) is a 503 too.
+cannot be reached (:data:`DATABASE_OUTAGES`, whichever endpoint meets it) is a 503 too. Any other
+exception is logged once, with its traceback, and answered 500 ``internal_error``
+(:class:`UnexpectedErrors`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("api")
 
@@ -118,6 +122,13 @@ class Unprocessable(APIError):
     code = "invalid_value"
 
 
+class InternalError(APIError):
+    """The server failed, and said why in its log already: a 500 that is not logged again."""
+
+    status = 500
+    code = "internal_error"
+
+
 class _TryLater(APIError):
     """Refused for now; ``Retry-After`` says when to ask again."""
 
@@ -172,7 +183,8 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Every error becomes the JSON shape above; nothing a client sends gives a 500."""
+    """Every error becomes the JSON shape above; nothing a client sends gives a 500. (Unexpected
+    exceptions are :class:`UnexpectedErrors`' to answer.)"""
 
     @app.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError) -> JSONResponse:
@@ -210,7 +222,36 @@ def install_error_handlers(app: FastAPI) -> None:
     for outage in DATABASE_OUTAGES:
         app.add_exception_handler(outage, _outage)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, "Internal error; it has been logged.", "internal_error")
+
+class UnexpectedErrors:
+    """Middleware answering any exception the handlers above did not: logged once with its
+    traceback, then a JSON 500. (Starlette's handler for ``Exception`` re-raises after answering,
+    so uvicorn logs the error again and closes the client's keep-alive connection.)
+
+    Outside the access log and rate limits, whose own exceptions it then answers too, and inside
+    CORS, so that a browser can read the 500."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched_send)
+        except Exception:
+            if started:
+                # Part of the response is out: only closing the connection tells the client it
+                # is cut short. uvicorn does that, and logs the error (once).
+                raise
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            response = error_response(500, "Internal error; it has been logged.", "internal_error")
+            await response(scope, receive, send)

@@ -17,6 +17,7 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from pydantic import BaseModel, Field
 
 from agent import TurnResult
+from classifiers import mask_cards
 from knowledge import SUPPORTED_SUFFIXES
 
 HandoffState = Literal["handed_off", "awaiting_approval", "escalated"]
@@ -278,11 +279,13 @@ def _text(message: AnyMessage) -> str:
 
 
 def history(conversation_id: str, messages: Iterable[AnyMessage], *, handed_off: bool) -> History:
-    """The conversation as the customer sees it: their messages, the bot's and the people's."""
+    """The conversation as the customer sees it: their messages, the bot's and the people's. Staff
+    read it too, so a card number (in a conversation kept from before cards were masked on the way
+    in) shows only its last four digits."""
     items: list[HistoryMessage] = []
     for m in messages:
         if isinstance(m, HumanMessage):
-            items.append(HistoryMessage(id=m.id, role="customer", text=_text(m)))
+            items.append(HistoryMessage(id=m.id, role="customer", text=mask_cards(_text(m))))
         elif isinstance(m, AIMessage):
             name = m.name or "concierge"
             text = strip_citation_markers(_text(m))

@@ -14,12 +14,14 @@ def serve_command(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
     forwarded_allow_ips: Annotated[
-        str,
+        str | None,
         typer.Option(
             help="Proxies trusted to set X-Forwarded-For (comma separated, * for any): the rate "
-            "limits then count the client's address, not the proxy's."
+            "limits then count the client's address, not the proxy's. Default: "
+            "CONCIERGE_API_TRUSTED_PROXIES (empty: none).",
+            show_default=False,
         ),
-    ] = "127.0.0.1",
+    ] = None,
 ) -> None:
     """Serve the chat API (REST, Server-Sent Events, OpenAI-compatible facade, /metrics)."""
     import uvicorn
@@ -53,6 +55,9 @@ def serve_command(
             err=True,
         )
     settings = settings.model_copy(update={"shop_secret": SecretStr(secret)})
+    proxies = settings.api_trusted_proxies
+    if forwarded_allow_ips is not None:
+        proxies = [part.strip() for part in forwarded_allow_ips.split(",") if part.strip()]
     configure_logging(log_level)
     app = create_app(settings)
     typer.echo(
@@ -67,6 +72,8 @@ def serve_command(
         log_config=None,  # keep the JSON logging configured above
         log_level=log_level,
         access_log=False,  # the app logs each request itself, PII masked
-        proxy_headers=True,
-        forwarded_allow_ips=forwarded_allow_ips,
+        # Off without a proxy to trust: uvicorn's own default believes any loopback peer, so a
+        # client on the host could name a new address on every request and escape the rate limits.
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies,
     )

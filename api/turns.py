@@ -28,7 +28,7 @@ from langchain_core.messages import HumanMessage
 
 from agent import Agent, TurnResult
 from api import replies
-from api.errors import DATABASE_OUTAGES, ServiceUnavailable, database_unavailable
+from api.errors import DATABASE_OUTAGES, InternalError, ServiceUnavailable, database_unavailable
 from api.limits import Busy
 from api.observability import Metrics
 from api.security import Grant
@@ -104,8 +104,28 @@ def _deltas(text: str) -> Iterator[TurnEvent]:
         yield TurnEvent("delta", {"text": piece})
 
 
+_SEVERITY_LOOKBACK = 120
+"""Checkpoints read back for an approval's severity: about the conversation's last fifteen turns."""
+
+
+def _severity(agent: Agent, conversation_id: str) -> int:
+    """How severe the conversation's recent messages are, as the classifier read them: the most
+    severe, 1 to 5 (3 when none was read). The turn that pauses for approval is the customer's
+    "yes", which says nothing of it; what makes the request urgent came in the turns before."""
+    levels = [
+        understanding["severity_level"]
+        for snapshot in agent.graph.get_state_history(
+            Agent.config(conversation_id), limit=_SEVERITY_LOOKBACK
+        )
+        if isinstance(understanding := snapshot.values.get("understanding"), dict)
+        and isinstance(understanding.get("severity_level"), int)
+    ]
+    return min(5, max(1, max(levels))) if levels else 3
+
+
 def record_approval(agent: Agent, conversation_id: str, result: TurnResult) -> TurnResult:
-    """A run paused on a risky write gets a ticket, so the human agents' queue shows it."""
+    """A run paused on a risky write gets a ticket, so the human agents' queue shows it, as
+    severe as the conversation's most severe recent message."""
     approval = result.awaiting_approval
     store = agent.context.store
     if approval is None or store is None:
@@ -122,6 +142,7 @@ def record_approval(agent: Agent, conversation_id: str, result: TurnResult) -> T
         customer_id=result.customer_id,
         summary=summary,
         order_id=str(order_id) if order_id else None,
+        severity=_severity(agent, conversation_id),
     )
     return replace(result, ticket_id=ticket_id)
 
@@ -216,10 +237,10 @@ def _outage_event() -> TurnEvent:
 
 def raise_for_error(event: TurnEvent) -> NoReturn:
     """An ``error`` event as what a JSON endpoint answers: a 503 with Retry-After for an outage,
-    else a logged 500."""
+    else a 500 (the turn's failure is logged already, by :func:`turn_events`)."""
     if event.data["code"] == ServiceUnavailable.code:
         raise ServiceUnavailable(event.data["message"], event.data["retry_after"])
-    raise RuntimeError(event.data["message"])
+    raise InternalError(event.data["message"], code=event.data["code"])
 
 
 def history(agent: Agent, conversation_id: str) -> dict[str, Any]:

@@ -47,7 +47,7 @@ from classifiers.labels import (
 )
 from classifiers.language import LANGUAGES, Language, detect_language
 from classifiers.multilingual import MultilingualHead
-from classifiers.preprocessing import clean_text, mask_pii
+from classifiers.preprocessing import clean_text, mask_cards, mask_pii
 from classifiers.taxonomy import DEFAULT_TAXONOMY, Taxonomy, load_taxonomy
 from classifiers.training_args import Mode, TrainingArguments
 
@@ -94,6 +94,7 @@ __all__ = [
     "load_labeled_file",
     "load_taxonomy",
     "load_tickets",
+    "mask_cards",
     "mask_pii",
     "remove_overlap",
     "split",

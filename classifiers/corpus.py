@@ -56,6 +56,7 @@ __all__ = [
     "Corpus",
     "CorpusConfig",
     "build_corpus",
+    "frozen_encoder_rows",
 ]
 
 DATA_DIR: Final = Path(__file__).resolve().parent / "data"
@@ -79,7 +80,9 @@ HARD_ROWS_FILES: Final = (
     "severity_boundary.jsonl",
     "severity_identity.jsonl",
 )
-"""Rows for hard cases, trained on only with ``hard_rows`` (``concierge train --hard-rows``): 295
+"""Rows for hard cases, trained on by the English model only with ``hard_rows`` (``concierge train
+--hard-rows``; the heads on the frozen multilingual encoder always read them,
+:func:`frozen_encoder_rows`): 295
 intent cases (out-of-scope requests in shop words about other companies, reaching the shop, reviews,
 invoices) and 170 severity rows (quiet threats, annoyed but routine requests); 320 severity rows at
 the frustration rubric's tone boundaries and 46 routine messages carrying the customer's identity
@@ -225,6 +228,7 @@ HELDOUT_FILES: Final = (
     "spanish_test.jsonl",
     "french_test.jsonl",
     "frustration_test.jsonl",
+    "frustration_test2.jsonl",
 )
 """Our test sets (``data/TEST_SETS.md``): evaluated by ``classifiers.heldout``, never trained on."""
 
@@ -244,6 +248,25 @@ def _heldout_keys() -> set[str]:
                 if line.strip():
                     keys.add(dedup_key(json.loads(line)["text"]))
     return keys
+
+
+def frozen_encoder_rows(config: CorpusConfig) -> Splits:
+    """Our hard-case rows (:data:`HARD_ROWS_FILES`) that ``config`` leaves out of the corpus, split
+    as the corpus splits them, for the heads on the multilingual encoder. Those rows are opt-in for
+    the English model because they move its shared encoder, and every reading with it; the
+    multilingual encoder is frozen, so they can only teach its heads what they are about."""
+    out = Splits()
+    if config.hard_rows or not config.own_files:
+        return out
+    held = _heldout_keys()
+    for name in HARD_ROWS_FILES:
+        rows = _own_rows(DATA_DIR / name, config.taxonomy)
+        if name.startswith("intents"):
+            rows = _with_weak_labels(rows)
+        out.extend(split(rows, seed=config.seed))
+    for part_name, part in out:
+        setattr(out, part_name, [e for e in part if dedup_key(e.text) not in held])
+    return out
 
 
 def build_corpus(config: CorpusConfig) -> Corpus:

@@ -4,7 +4,9 @@
   sentences, several requests, indirect requests) over all 31 intents;
 - ``spanish_test`` / ``french_test``: the same in Spanish and French;
 - ``frustration_test``: messages from calm to abusive, labelled by ``data/FRUSTRATION_RUBRIC.md`` with
-  tone, severity, sentiment and whether the agent must hand the conversation to a person.
+  tone, severity, sentiment and whether the agent must hand the conversation to a person;
+- ``frustration_test2``: the same, written later by another writer from the rubric alone, once the
+  first set had been looked at while the severity head was designed: the untouched one.
 
 None of them is ever trained on (``data/TEST_SETS.md``). Each message's language is detected as the
 agent detects it (``classifiers.language``) and the message read in that language, so Spanish and
@@ -26,15 +28,14 @@ from classifiers.corpus import DATA_DIR
 from classifiers.datasets import jsonl_objects
 from classifiers.errors import DatasetFormatError
 from classifiers.inference import Classifier, Prediction
-from classifiers.labels import ESCALATION_LEVEL
+from classifiers.labels import ESCALATION_LEVEL, NEGATIVE_SENTIMENT
 from classifiers.language import detect_language
 from classifiers.metrics import mcnemar
 
 __all__ = ["INTENT_SETS", "compare_heldout", "evaluate_heldout", "load_rows"]
 
 INTENT_SETS: Final = ("natural_eval", "natural_test", "spanish_test", "french_test")
-FRUSTRATION_SET: Final = "frustration_test"
-NEGATIVE_SENTIMENT: Final = -0.85
+FRUSTRATION_SETS: Final = ("frustration_test", "frustration_test2")
 
 
 def load_rows(name: str, data_dir: Path = DATA_DIR) -> list[dict[str, Any]]:
@@ -75,6 +76,13 @@ def _intents(rows: Sequence[dict[str, Any]], preds: Sequence[Prediction]) -> dic
     }
 
 
+def _escalated(p: Prediction, severity_escalation: int, negative_sentiment: float) -> bool:
+    """The agent's decision: the escalation head's where it read the message, else the thresholds."""
+    if p.escalate is not None:
+        return p.escalate
+    return p.severity_level >= severity_escalation or p.sentiment_score <= negative_sentiment
+
+
 def _frustration(
     rows: Sequence[dict[str, Any]],
     preds: Sequence[Prediction],
@@ -82,10 +90,7 @@ def _frustration(
     negative_sentiment: float,
 ) -> dict[str, Any]:
     pairs = list(zip(rows, preds, strict=True))
-    escalated = [
-        p.severity_level >= severity_escalation or p.sentiment_score <= negative_sentiment
-        for p in preds
-    ]
+    escalated = [_escalated(p, severity_escalation, negative_sentiment) for p in preds]
     gold = [bool(r["escalate"]) for r in rows]
     tp = sum(e and g for e, g in zip(escalated, gold, strict=True))
     fp = sum(e and not g for e, g in zip(escalated, gold, strict=True))
@@ -126,13 +131,13 @@ def evaluate_heldout(
 ) -> dict[str, Any]:
     """The classifier's figures on every held-out set of ours present in ``data_dir``."""
     report: dict[str, Any] = {}
-    for name in (*INTENT_SETS, FRUSTRATION_SET):
+    for name in (*INTENT_SETS, *FRUSTRATION_SETS):
         if not (data_dir / f"{name}.jsonl").is_file():
             continue
         rows = load_rows(name, data_dir)
         started = time.perf_counter()
         preds, languages = _read(classifier, [r["text"] for r in rows])
-        if name == FRUSTRATION_SET:
+        if name in FRUSTRATION_SETS:
             entry = _frustration(rows, preds, severity_escalation, negative_sentiment)
         else:
             entry = _intents(rows, preds)
@@ -152,10 +157,10 @@ def _correct(
 ) -> list[bool]:
     """Per message: the intent read right, or (frustration set) the escalation decided right."""
     preds, _ = _read(classifier, [r["text"] for r in rows])
-    if name == FRUSTRATION_SET:
+    if name in FRUSTRATION_SETS:
         severity, sentiment = thresholds
         return [
-            (p.severity_level >= severity or p.sentiment_score <= sentiment) == bool(r["escalate"])
+            _escalated(p, severity, sentiment) == bool(r["escalate"])
             for r, p in zip(rows, preds, strict=True)
         ]
     return [p.intent == r["intent"] for r, p in zip(rows, preds, strict=True)]
@@ -174,7 +179,7 @@ def compare_heldout(
     against the row before it (each row one change more than the last)."""
     thresholds = (severity_escalation, negative_sentiment)
     table: dict[str, dict[str, Any]] = {name: {} for name in models}
-    for set_name in (*INTENT_SETS, FRUSTRATION_SET):
+    for set_name in (*INTENT_SETS, *FRUSTRATION_SETS):
         if not (data_dir / f"{set_name}.jsonl").is_file():
             continue
         rows = load_rows(set_name, data_dir)

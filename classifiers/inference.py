@@ -64,6 +64,9 @@ class Prediction:
     sentiment_score: float
     """P(positive) - P(negative), in [-1, 1]."""
     entities: tuple[Entity, ...] = field(default_factory=tuple)
+    escalate: bool | None = None
+    """Whether a person should take over, where the escalation head read the message; ``None``
+    where it did not (then the severity and sentiment thresholds decide)."""
 
     @property
     def severity_level(self) -> int:
@@ -80,11 +83,22 @@ class Prediction:
             "severity_level": self.severity_level,
             "sentiment": self.sentiment,
             "sentiment_score": round(self.sentiment_score, 4),
+            "escalate": self.escalate,
             "entities": [
                 {"type": e.type, "value": e.value, "start": e.start, "end": e.end, "score": e.score}
                 for e in self.entities
             ],
         }
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """A batch read: calibrated intent probabilities, severity, and the escalation head's decision
+    (1 / 0, or -1 where it did not read the message)."""
+
+    probs: NDArray[np.float64]
+    severity: NDArray[np.float32]
+    escalate: NDArray[np.int8]
 
 
 def _default_threads() -> int:
@@ -105,6 +119,7 @@ class Classifier:
         batch_size: int = 32,
         second_opinion_below: float | None = None,
         english_severity_head: bool | None = None,
+        escalation_head: bool | None = None,
     ) -> None:
         import onnxruntime as ort
 
@@ -125,7 +140,7 @@ class Classifier:
         self.temperature = float(self.config["temperature"])
         self.threshold = float(self.config["oos_threshold"])
         self.top_k = max(1, min(top_k, len(self.intents)))
-        if second_opinion_below is None or english_severity_head is None:
+        if second_opinion_below is None or english_severity_head is None or escalation_head is None:
             from tools.settings import get_settings
 
             settings = get_settings()
@@ -133,10 +148,15 @@ class Classifier:
                 second_opinion_below = settings.classifier_second_opinion_below
             if english_severity_head is None:
                 english_severity_head = settings.classifier_english_severity_head
+            if escalation_head is None:
+                escalation_head = settings.classifier_escalation_head
         self.second_opinion_below = second_opinion_below
         """English messages read below this confidence get the multilingual head's reading too."""
         self.english_severity_head = english_severity_head
         """English messages the main model reads as possibly severe get the severity head's too."""
+        self.escalation_head = escalation_head
+        """English messages the main model reads as possibly severe get the escalation head's
+        decision (Spanish and French ones always do, where the head has one)."""
         self.batch_size = batch_size
         self.extractor = EntityExtractor(catalog)
         self._tokenizer = load_tokenizer(self.folder, int(self.config["max_length"]))
@@ -176,6 +196,7 @@ class Classifier:
         top_k: int | None = None,
         second_opinion_below: float | None = None,
         english_severity_head: bool | None = None,
+        escalation_head: bool | None = None,
     ) -> Classifier:
         """Load a trained classifier (default: the one ``concierge train`` wrote); ``catalog`` is the
         shop's product names for entity matching. Threads and top-k default to the settings."""
@@ -192,6 +213,7 @@ class Classifier:
             top_k=top_k or settings.classifier_top_k,
             second_opinion_below=second_opinion_below,
             english_severity_head=english_severity_head,
+            escalation_head=escalation_head,
         )
 
     def set_catalog(self, catalog: Iterable[str]) -> None:
@@ -224,7 +246,7 @@ class Classifier:
         texts in a ``language`` of the multilingual head are read by it."""
         cleaned = [clean_text(t) or "." for t in texts]
         logits, severity, sentiment = self.raw_outputs(cleaned)
-        return self._second_reading(cleaned, logits, severity, sentiment, language)[0]
+        return self._second_reading(cleaned, logits, severity, sentiment, language).probs
 
     def _second_reading(
         self,
@@ -233,45 +255,56 @@ class Classifier:
         severity: NDArray[np.float32],
         sentiment: NDArray[np.float32],
         language: str | None,
-    ) -> tuple[NDArray[np.float64], NDArray[np.float32]]:
-        """Calibrated intent probabilities and severity of cleaned ``texts``, with the multilingual
-        head's readings where they are taken (one embedding a text serves both):
+    ) -> _Reading:
+        """Calibrated intent probabilities, severity and escalation decisions of cleaned ``texts``,
+        with the multilingual head's readings where they are taken (one embedding a text serves
+        them all):
 
-        - in the head's languages, its intents, and its severity where it has a severity head;
+        - in the head's languages, its intents, severity and escalation where it has those heads;
         - elsewhere, its intents averaged with the main model's where the main model is below
           ``second_opinion_below`` (English messages it hesitates on: on the validation split's
           untemplated rows 0.851 -> 0.872 at 0.7, with 14% of them read twice);
-        - with ``english_severity_head``, its severity mixed in where the main model reads a
-          message as possibly severe (severity from :data:`SEVERITY_SECOND_OPINION_FROM`, or
-          negative): on our frustration set, severity MAE 0.43 -> 0.34, but some plain requests
-          read 4 (see ``classifiers/README.md``). Calm questions and thanks keep the main model's
+        - where the main model reads a message as possibly severe (severity from
+          :data:`SEVERITY_SECOND_OPINION_FROM`, or negative): with ``escalation_head``, its decision
+          whether a person should take over; with ``english_severity_head``, its severity mixed in
+          (on our first frustration set, severity MAE 0.43 -> 0.34, but some plain requests read
+          4: see ``classifiers/README.md``). Calm questions and thanks keep the main model's
           reading and speed."""
         probs = softmax(logits, self.temperature)
+        undecided = np.full(len(texts), -1, dtype=np.int8)
         head = self.multilingual
         if head is None or not len(texts):
-            return probs, severity
+            return _Reading(probs, severity, undecided)
         native = language in head.languages
         if native:
             unsure = severe = np.ones(len(texts), dtype=bool)
+            mix_severity = decide = True
         else:
             unsure = probs.max(axis=1) < self.second_opinion_below
             severe = (severity >= SEVERITY_SECOND_OPINION_FROM) | (sentiment.argmax(axis=1) == 0)
-            severe &= self.english_severity_head
+            mix_severity, decide = self.english_severity_head, self.escalation_head
+            severe &= mix_severity or decide
         read = np.flatnonzero(unsure | severe)
         if not len(read):
-            return probs, severity
+            return _Reading(probs, severity, undecided)
         vectors = embed([texts[int(i)] for i in read])
         second = head.proba(vectors)
-        severity = severity.copy()
         if native:  # every text was read
             probs = second
         else:
             hesitant = unsure[read]
             probs[read[hesitant]] = (probs[read[hesitant]] + second[hesitant]) / 2
-        if head.severity is not None:
-            mask = severe[read]
-            severity[read[mask]] = head.severity.severity(vectors[mask], severity[read[mask]])
-        return probs, severity
+        rows = read[severe[read]]
+        vectors = vectors[severe[read]]
+        if head.escalation is not None and decide:
+            senti = softmax(sentiment[rows])
+            undecided[rows] = head.escalation.escalate(
+                vectors, severity[rows], (senti[:, 2] - senti[:, 0]).astype(np.float32)
+            )
+        mixed = severity.copy()
+        if head.severity is not None and mix_severity:
+            mixed[rows] = head.severity.severity(vectors, severity[rows])
+        return _Reading(probs, mixed, undecided)
 
     @overload
     def predict(  # type: ignore[overload-overlap]
@@ -296,9 +329,10 @@ class Classifier:
         cleaned = [clean_text(t) for t in texts]
         live = [i for i, t in enumerate(cleaned) if t]
         logits, severity, sentiment = self.raw_outputs([cleaned[i] for i in live])
-        probs, severity = self._second_reading(
+        reading = self._second_reading(
             [cleaned[i] for i in live], logits, severity, sentiment, language
         )
+        probs, severity = reading.probs, reading.severity
         senti_probs = softmax(sentiment)
         out: list[Prediction] = [self._blank(t) for t in texts]
         for row, i in enumerate(live):
@@ -320,6 +354,7 @@ class Classifier:
                 sentiment=SENTIMENTS[int(np.argmax(s))],
                 sentiment_score=float(s[2] - s[0]),
                 entities=tuple(self.extractor.extract(texts[i])),
+                escalate=None if reading.escalate[row] < 0 else bool(reading.escalate[row]),
             )
         return out
 

@@ -11,6 +11,7 @@ from typing import Final, Literal
 
 __all__ = [
     "ESCALATION_LEVEL",
+    "NEGATIVE_SENTIMENT",
     "PRIORITY_TO_SEVERITY",
     "SENTIMENTS",
     "Sentiment",
@@ -24,6 +25,9 @@ SENTIMENTS: Final[tuple[Sentiment, ...]] = ("negative", "neutral", "positive")
 ESCALATION_LEVEL: Final = 4
 """The severity level from which a person should take over (the agent's default,
 ``agent.context.Context.severity_escalation``, and the frustration rubric's)."""
+NEGATIVE_SENTIMENT: Final = -0.85
+"""The sentiment score (positive minus negative probability) at and below which a person should take
+over (the agent's default, ``agent.context.Context.negative_sentiment``)."""
 
 PRIORITY_TO_SEVERITY: Final[Mapping[str, float]] = {
     "very_low": 1.0,

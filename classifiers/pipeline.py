@@ -37,17 +37,19 @@ from classifiers.calibration import (
     fit_temperature,
     softmax,
 )
-from classifiers.corpus import Corpus, CorpusConfig, build_corpus
-from classifiers.datasets import Example, load_labeled_file
+from classifiers.corpus import Corpus, CorpusConfig, build_corpus, frozen_encoder_rows
+from classifiers.datasets import Example, Splits, load_labeled_file
 from classifiers.inference import CONFIG_FILE, DEFAULT_MODEL_NAME, Classifier
-from classifiers.labels import SENTIMENTS
+from classifiers.labels import ESCALATION_LEVEL, NEGATIVE_SENTIMENT, SENTIMENTS
 from classifiers.metrics import classification_report, regression_report
 from classifiers.multilingual import (
     HEAD_FILE,
     SEVERITY_SOURCE,
+    EscalationHead,
     MultilingualHead,
     embed,
     encoder_available,
+    fit_escalation,
     fit_head,
     fit_severity,
     severity_rows,
@@ -248,6 +250,12 @@ def _versions() -> dict[str, str]:
     }
 
 
+def _main_reading(out: Any) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """The English model's severity and sentiment score (positive minus negative probability)."""
+    probs = softmax(out.sentiment_logits)
+    return out.severity, (probs[:, 2] - probs[:, 0]).astype(np.float32)
+
+
 def train_multilingual_head(
     corpus: Corpus,
     taxonomy: Taxonomy,
@@ -255,18 +263,22 @@ def train_multilingual_head(
     seed: int,
     progress: Any | None = None,
     log: Callable[[str], None] = lambda _: None,
-    main_severity: Callable[[list[str]], NDArray[np.float32]] | None = None,
+    main_reading: Callable[[list[str]], tuple[NDArray[np.float32], NDArray[np.float32]]]
+    | None = None,
+    extra: Splits | None = None,
 ) -> tuple[MultilingualHead, dict[str, Any]]:
-    """The Spanish / French intent head (``classifiers.multilingual``) on the corpus's own rows,
-    with its severity head where ``main_severity`` (the English model's severity of texts) is given
-    and the corpus has our severity rows."""
-    train = multilingual_rows(corpus.splits.train, seed=seed)
-    val = multilingual_rows(corpus.splits.val, seed=seed)
+    """The Spanish / French intent head (``classifiers.multilingual``) on the corpus's own rows
+    and ``extra`` ones (:func:`classifiers.corpus.frozen_encoder_rows`), with its severity and
+    escalation heads where ``main_reading`` (the English model's severity and sentiment score of
+    texts) is given and the corpus has our severity rows."""
+    extra = extra or Splits()
+    train = multilingual_rows([*corpus.splits.train, *extra.train], seed=seed)
+    val = multilingual_rows([*corpus.splits.val, *extra.val], seed=seed)
     severity_train: list[Example] = []
     severity_val: list[Example] = []
-    if main_severity is not None:
-        severity_train = severity_rows(corpus.splits.train, routine=True)
-        severity_val = severity_rows(corpus.splits.val, routine=True)
+    if main_reading is not None:
+        severity_train = severity_rows([*corpus.splits.train, *extra.train], routine=True)
+        severity_val = severity_rows([*corpus.splits.val, *extra.val], routine=True)
     # Each distinct text is embedded once (the everyday severity rows are the intent head's too).
     texts = list(dict.fromkeys(r.text for r in (*train, *val, *severity_train, *severity_val)))
     row_of = {text: i for i, text in enumerate(texts)}
@@ -292,23 +304,45 @@ def train_multilingual_head(
         seed=seed,
     )
     severity_summary: dict[str, Any] | None = None
-    if main_severity is not None and severity_train:
+    escalation_summary: dict[str, Any] | None = None
+    if main_reading is not None and severity_train:
+        train_severity, train_sentiment = main_reading([r.text for r in severity_train])
+        val_severity, val_sentiment = main_reading([r.text for r in severity_val])
+        routine = [not r.source.startswith(SEVERITY_SOURCE) for r in severity_train]
+        val_routine = [not r.source.startswith(SEVERITY_SOURCE) for r in severity_val]
+        train_y = [float(r.severity or 1.0) for r in severity_train]
+        val_y = [float(r.severity or 1.0) for r in severity_val]
         severity_head, maes = fit_severity(
             vectors(severity_train),
-            [float(r.severity or 1.0) for r in severity_train],
+            train_y,
             vectors(severity_val),
-            [float(r.severity or 1.0) for r in severity_val],
-            main_severity([r.text for r in severity_val]),
-            routine=[not r.source.startswith(SEVERITY_SOURCE) for r in severity_train],
-            val_routine=[not r.source.startswith(SEVERITY_SOURCE) for r in severity_val],
+            val_y,
+            val_severity,
+            routine=routine,
+            val_routine=val_routine,
             seed=seed,
         )
-        head = replace(head, severity=severity_head)
+        escalation_head, f1s = fit_escalation(
+            EscalationHead.features(vectors(severity_train), train_severity, train_sentiment),
+            train_y,
+            EscalationHead.features(vectors(severity_val), val_severity, val_sentiment),
+            val_y,
+            (np.clip(np.rint(val_severity), 1, 5) >= ESCALATION_LEVEL)
+            | (val_sentiment <= NEGATIVE_SENTIMENT),
+            routine=routine,
+            val_routine=val_routine,
+            seed=seed,
+        )
+        head = replace(head, severity=severity_head, escalation=escalation_head)
         severity_summary = {
             "train_rows": len(severity_train),
             "val_rows": len(severity_val),
             "mix": severity_head.mix,
             "validation": maes,
+        }
+        escalation_summary = {
+            "routine_weight": escalation_head.routine_weight,
+            "validation": f1s,
         }
     probs = head.proba(vectors(val))
     index = taxonomy.index
@@ -323,6 +357,7 @@ def train_multilingual_head(
         "val_accuracy": round(sum(right) / len(right), 4) if right else None,
         "val_spanish_french_accuracy": round(sum(own) / len(own), 4) if own else None,
         "severity": severity_summary,
+        "escalation": escalation_summary,
     }
     log(
         f"multilingual head: {len(train)} rows, val accuracy {summary['val_accuracy']}, "
@@ -431,7 +466,8 @@ def train_classifier(
                 seed=args.seed,
                 progress=progress,
                 log=log,
-                main_severity=lambda texts: predict_outputs(model, tokenizer, texts).severity,
+                main_reading=lambda texts: _main_reading(predict_outputs(model, tokenizer, texts)),
+                extra=frozen_encoder_rows(config),
             )
 
     staging = folder.parent / f".{folder.name}.staging-{os.getpid()}"

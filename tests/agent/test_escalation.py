@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import pytest
 
 from agent.handoff import HandoffError, deliver_human_reply, hand_back, handoff_package
+from agent.templates import render
+from classifiers import Classifier, Prediction
 from tests.agent.conftest import AgentFactory, find_order, order_status
 from tools.models import Ticket
 
@@ -136,3 +141,98 @@ def test_a_ticket_is_as_urgent_as_the_message_that_escalated(make_agent: AgentFa
     # The ticket carries the classifier's reading of the message, not one level for every handoff.
     assert all(ticket == level for ticket, level in seen.values()), seen
     assert {ticket for ticket, _ in seen.values()} != {3}, seen
+
+
+def test_a_card_number_reaches_staff_as_its_last_four_digits(make_agent: AgentFactory) -> None:
+    h = make_agent()
+    said = "you charged my card 4242-4242-4242-4242 twice, let me talk to a person"
+    r = h.agent.send("c", said)
+    assert r.escalated and r.ticket_id is not None
+    package = handoff_package(h.agent.graph, "c")
+    assert package is not None
+    shown = "you charged my card •••• 4242 twice, let me talk to a person"
+    assert package["transcript"][0] == {"role": "customer", "text": shown}
+    assert "4242-4242-4242-4242" not in repr(package)
+    # Nor is it kept in the conversation a person takes over.
+    assert [m.content for m in h.agent.state("c").messages][0] == shown
+
+
+# A first message that only says who the customer is, as customers word it.
+IDENTITY_ONLY = [
+    "My email is {email}",
+    "hi, it's {email}",
+    "email: {email}",
+    "{email}",
+    "my e-mail address is {email}, thanks",
+    "You can find me under {email}",
+    "you can contact me at {email}",
+    "my name is {first} {last} and my zip is {zip}",
+    "{first} {last}, {zip}",
+    "Hello, I'm {first} {last} from {zip}",
+    "hey there, {first} {last} here, zip {zip}",
+    "first name {first}, last name {last}, zip code {zip}",
+    "{first} {last} {zip}",
+]
+
+
+@pytest.mark.parametrize("wording", IDENTITY_ONLY)
+def test_a_first_message_that_only_says_who_the_customer_is_verifies_them(
+    make_agent: AgentFactory, wording: str
+) -> None:
+    # Whatever the classifier reads in it: with these thresholds its severity and sentiment alone
+    # would escalate any message.
+    _, customer = find_order(make_agent().store, "pending")
+    h = make_agent(severity_escalation=1, negative_sentiment=1.0)
+    said = wording.format(
+        email=customer.email, first=customer.first_name, last=customer.last_name, zip=customer.zip
+    )
+    r = h.agent.send("c", said)
+    assert not r.escalated and not r.handed_off and r.ticket_id is None, r.escalation_reasons
+    assert h.agent.state("c").customer_id == customer.id
+    assert r.reply == render("auth_ok", "en")
+
+
+def test_an_introduction_that_asks_for_a_human_still_escalates(make_agent: AgentFactory) -> None:
+    _, customer = find_order(make_agent().store, "pending")
+    h = make_agent()
+    r = h.agent.send("c", f"my email is {customer.email}, get me a human")
+    assert r.escalated and "customer_asked_for_human" in r.escalation_reasons
+
+
+class _HeadSays:
+    """The session's classifier, with its escalation head's decision fixed (the tiny test model
+    has no multilingual head)."""
+
+    def __init__(self, inner: Classifier, escalate: bool) -> None:
+        self.inner, self.escalate = inner, escalate
+
+    def predict(self, text: str, *, language: str | None = None) -> Prediction:
+        return replace(self.inner.predict(text, language=language), escalate=self.escalate)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+LOUD_BUT_SMALL = "WHY does the coupon not work?!?! this is RIDICULOUS"
+QUIET_THREAT = "Fine. I'll let my bank sort out the charge then."
+
+
+def test_the_escalation_heads_no_keeps_a_loud_small_problem_with_the_bot(
+    make_agent: AgentFactory, classifier: Classifier
+) -> None:
+    # Thresholds that would hand off any message: the head's "no" is what keeps this one.
+    loud = {"severity_escalation": 1, "negative_sentiment": 1.0}
+    assert make_agent(**loud).agent.send("a", LOUD_BUT_SMALL).escalated
+    h = make_agent(classifier=_HeadSays(classifier, escalate=False), **loud)
+    r = h.agent.send("b", LOUD_BUT_SMALL)
+    assert not r.escalated and r.reply
+
+
+def test_the_escalation_heads_yes_hands_off_a_quiet_threat(
+    make_agent: AgentFactory, classifier: Classifier
+) -> None:
+    assert not make_agent().agent.send("a", QUIET_THREAT).escalated  # the thresholds let it by
+    h = make_agent(classifier=_HeadSays(classifier, escalate=True))
+    r = h.agent.send("b", QUIET_THREAT)
+    assert r.escalated and "frustration" in r.escalation_reasons
+    assert r.ticket_id is not None

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import uvicorn
@@ -34,13 +34,13 @@ def missing(reason: str) -> None:
 
 
 @contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """``app`` served by uvicorn in a background thread on a free loopback port: its URL."""
+def serve(app: FastAPI, **options: Any) -> Iterator[str]:
+    """``app`` served by uvicorn in a background thread on a free loopback port: its URL.
+    ``options`` are uvicorn's (by default quiet: no log config, no access log)."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))  # a free port, held from here on: no race with other processes
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", log_level="warning")
-    )
+    quiet: dict[str, Any] = {"log_config": None, "access_log": False, "log_level": "warning"}
+    server = uvicorn.Server(uvicorn.Config(app, **{"lifespan": "on", **quiet, **options}))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

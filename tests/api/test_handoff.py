@@ -213,3 +213,50 @@ def test_keys_and_tokens_open_only_their_own_doors(desk: Service) -> None:
     assert released.status_code == 200 and released.json()["ticket"]["status"] == "open"
     nothing = act(desk, AGENT_A, ticket_id, "approval", action="approve")
     assert nothing.status_code == 409 and nothing.json()["error"]["code"] == "nothing_pending"
+
+
+def test_an_approval_is_queued_as_severe_as_the_customer_s_words_before_a_calm_one(
+    desk: Service,
+) -> None:
+    calm = desk.pause_a_return(2)[3]
+    order, customer = find_order(desk.store, "delivered", index=3)
+    cid, auth = desk.start(customer.id)
+    desk.say(cid, auth, f"I want to return all items of {order.id}")
+    desk.say(
+        cid,
+        auth,
+        "the original payment method. this is a disgrace, it burned my hand and I will call my "
+        "lawyer",
+    )
+    severity = desk.agent.result(cid).severity  # as the classifier read that message
+    assert severity is not None and severity >= 4
+    paused = desk.say(cid, auth, "yes")
+    assert paused["awaiting_approval"] and paused["ticket_id"], paused
+
+    queue = desk.client.get("/v1/agent/tickets?kind=approval", headers=key(AGENT_A)).json()
+    listed = [(t["ticket_id"], t["severity"]) for t in queue["tickets"]]
+    assert (paused["ticket_id"], severity) in listed, listed
+    ids = [ticket_id for ticket_id, _ in listed]
+    assert ids.index(paused["ticket_id"]) < ids.index(calm), listed  # most severe first
+
+
+def test_staff_see_a_card_number_the_customer_typed_only_as_its_last_four_digits(
+    desk: Service,
+) -> None:
+    _, customer = find_order(desk.store, "delivered", index=3)
+    cid, auth = desk.start(customer.id)
+    escalated = desk.say(
+        cid, auth, "you charged my card 5555 5555 5555 4444 twice, I want to talk to a human"
+    )
+    assert escalated["escalated"] and escalated["handed_off"]
+    ticket_id = escalated["ticket_id"]
+    shown = "you charged my card •••• 4444 twice, I want to talk to a human"
+
+    detail = desk.client.get(f"/v1/agent/tickets/{ticket_id}", headers=key(AGENT_A)).json()
+    assert detail["handoff"]["transcript"][0] == {"role": "customer", "text": shown}
+    assert detail["conversation"]["messages"][0]["text"] == shown
+    queue = desk.client.get("/v1/agent/tickets?status=open", headers=key(AGENT_A)).json()
+    [listed] = [t for t in queue["tickets"] if t["ticket_id"] == ticket_id]
+    assert history(desk, cid, auth)["messages"][0]["text"] == shown
+    for seen in (detail, listed):
+        assert "5555 5555" not in str(seen) and "5555555555554444" not in str(seen)

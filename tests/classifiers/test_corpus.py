@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from classifiers.corpus import DATA_DIR, CorpusConfig, build_corpus
+from classifiers.corpus import DATA_DIR, CorpusConfig, build_corpus, frozen_encoder_rows
 from classifiers.datasets import load_labeled_file
 from classifiers.preprocessing import dedup_key
 from classifiers.taxonomy import load_taxonomy
@@ -46,7 +47,13 @@ def test_our_files_are_valid_and_big_enough() -> None:
     assert len(frustration) >= 450 and all(e.sentiment for e in frustration)
     # Nothing we train on is a message of our held-out sets.
     ours = {dedup_key(e.text) for e in more + frustration} | {dedup_key(r["text"]) for r in rows}
-    for name in ("natural_test", "spanish_test", "french_test", "frustration_test"):
+    for name in (
+        "natural_test",
+        "spanish_test",
+        "french_test",
+        "frustration_test",
+        "frustration_test2",
+    ):
         held = (DATA_DIR / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
         assert not ours & {dedup_key(json.loads(line)["text"]) for line in held}, name
 
@@ -131,3 +138,30 @@ def test_the_new_rows_are_in_and_the_hard_ones_out_unless_asked() -> None:
     assert sources() >= new and not sources() & hard
     assert not sources(new_rows=False) & new
     assert sources(hard_rows=True) >= new | hard
+
+
+def test_the_heads_on_the_frozen_encoder_get_the_hard_rows_the_english_model_leaves_out() -> None:
+    config = CorpusConfig(Settings().shared_data_dir, TAX)
+    extra = frozen_encoder_rows(config)
+    hard = {"intents_hard", "severity_hard", "severity_boundary", "severity_identity"}
+    assert {e.source for e in extra.train} == hard
+    # Every distinct text of those files once, except any of our held-out sets'.
+    held = {
+        dedup_key(json.loads(line)["text"])
+        for path in [*DATA_DIR.glob("*_test*.jsonl"), DATA_DIR / "natural_eval.jsonl"]
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if "text" in json.loads(line)
+    }
+    texts = {
+        dedup_key(e.text)
+        for name in hard
+        for e in load_labeled_file(DATA_DIR / f"{name}.jsonl", TAX)
+    }
+    assert sorted(dedup_key(e.text) for _, part in extra for e in part) == sorted(texts - held)
+    # Split as the corpus splits them, so no text is in two parts.
+    parts = [{dedup_key(e.text) for e in part} for _, part in extra]
+    assert not parts[0] & parts[1] and not parts[0] & parts[2]
+    # The intent rows get weak severity and sentiment labels, as in the corpus.
+    assert all(e.severity is not None for e in extra.train if e.source == "intents_hard")
+    # Where the corpus holds them already, there is nothing extra.
+    assert sum(len(part) for _, part in frozen_encoder_rows(replace(config, hard_rows=True))) == 0

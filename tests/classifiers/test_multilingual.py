@@ -16,7 +16,9 @@ from classifiers.heldout import compare_heldout, evaluate_heldout
 from classifiers.inference import SEVERITY_SECOND_OPINION_FROM
 from classifiers.multilingual import (
     HEAD_FILE,
+    EscalationHead,
     embed,
+    fit_escalation,
     fit_head,
     fit_severity,
     head_rows,
@@ -355,3 +357,127 @@ def test_spanish_severity_and_severe_english_are_read_by_the_severity_head(
     default = Classifier.from_pretrained(folder, second_opinion_below=0.0)
     assert default.predict(english, language="en") == main
     assert default.predict(spanish, language="es") == read
+
+
+def _escalation_rows(seed: int) -> tuple[np.ndarray, list[float]]:
+    """Features of messages whose kind (the embedding) decides: quiet threats (level 5) read calm
+    by the English model, loud coupon questions (level 2) read severe and very negative by it."""
+    rng = np.random.default_rng(seed)
+    embeddings, severity, sentiment, levels = [], [], [], []
+    for kind, (main, score, level) in enumerate([(2.0, -0.2, 5.0), (4.2, -0.95, 2.0)]):
+        for _ in range(30):
+            centre = np.zeros(8)
+            centre[kind] = 3.0
+            embeddings.append(centre + 0.3 * rng.normal(size=8))
+            severity.append(main)
+            sentiment.append(score)
+            levels.append(level)
+    features = EscalationHead.features(
+        np.asarray(embeddings, np.float32),
+        np.asarray(severity, np.float32),
+        np.asarray(sentiment, np.float32),
+    )
+    return features, levels
+
+
+def test_the_escalation_head_hands_off_the_quiet_threat_and_not_the_loud_coupon() -> None:
+    train_x, train_y = _escalation_rows(1)
+    val_x, val_y = _escalation_rows(2)
+    # The English model's thresholds get every row wrong (the coupon reads 4 and -0.95).
+    thresholds = [False] * 30 + [True] * 30
+    head, report = fit_escalation(train_x, train_y, val_x, val_y, thresholds)
+    assert report["1"]["f1"] == 1.0
+    z = val_x @ head.weights + head.bias
+    assert (z[:30] > 0).all() and (z[30:] < 0).all()
+
+
+def test_the_escalation_head_hands_off_no_more_plain_requests_than_the_english_model() -> None:
+    """Everyday rows that look like the quiet threats (and one more trait of their own): the lighter
+    weights let the threats' rows win and hand them off; the weight that keeps them with the bot
+    is chosen."""
+    rng = np.random.default_rng(3)
+
+    def lookalikes(n: int) -> np.ndarray:
+        centre = np.zeros(8)
+        centre[0], centre[2] = 3.0, 1.25
+        embeddings = (centre + 0.3 * rng.normal(size=(n, 8))).astype(np.float32)
+        return EscalationHead.features(
+            embeddings, np.full(n, 2.0, np.float32), np.full(n, -0.2, np.float32)
+        )
+
+    train_x, train_y = _escalation_rows(1)
+    val_x, val_y = _escalation_rows(2)
+    train_x = np.vstack([train_x, lookalikes(10)])
+    train_y = [*train_y, *[1.0] * 10]
+    val_x = np.vstack([val_x, lookalikes(10)])
+    val_y = [*val_y, *[1.0] * 10]
+    english = [False] * 30 + [True] * 30 + [False] * 10  # it hands off no plain request
+    head, report = fit_escalation(
+        train_x,
+        train_y,
+        val_x,
+        val_y,
+        english,
+        routine=[False] * 60 + [True] * 10,
+        val_routine=[False] * 60 + [True] * 10,
+    )
+    assert report["0.1"]["false_alarms"] > 0 and report["0.1"]["f1"] == 1.0
+    assert head.routine_weight == 1.0 and report["1"]["false_alarms"] == 0
+
+
+def test_a_saved_escalation_head_reads_the_same(
+    small_head: MultilingualHead, tmp_path: Path
+) -> None:
+    train_x, train_y = _escalation_rows(1)
+    escalation, _ = fit_escalation(train_x, train_y, train_x[:0], [], [])
+    replace(small_head, escalation=escalation).save(tmp_path / HEAD_FILE)
+    loaded = MultilingualHead.load(tmp_path / HEAD_FILE).escalation
+    assert loaded is not None and loaded.bias == pytest.approx(escalation.bias)
+    assert np.allclose(loaded.weights, escalation.weights)
+    small_head.save(tmp_path / "old.npz")  # a head saved before escalation heads existed
+    assert MultilingualHead.load(tmp_path / "old.npz").escalation is None
+
+
+ESCALATION_ROWS = [
+    ("do you ship to Canada?", 1.0),
+    ("thanks, the lamp arrived and it looks great", 1.0),
+    ("my parcel is a few days late, any update?", 3.0),
+    ("the mug arrived chipped, can I get a new one", 3.0),
+    ("THIS COUPON DOESN'T WORK!!! ridiculous", 2.0),
+    ("I was charged twice and I'm disputing it with my bank", 5.0),
+    ("someone placed orders on my account that I never made", 5.0),
+    ("fine. I'll let my followers know how you treat customers", 4.0),
+]
+
+
+def test_spanish_and_severe_english_get_the_escalation_heads_decision(
+    tiny_model: TrainResult, tmp_path: Path
+) -> None:
+    english_only = Classifier.from_pretrained(tiny_model.folder)
+    folder = _with_head(tiny_model, tmp_path, english_only.intents)
+    texts = [t for t, _ in ESCALATION_ROWS]
+    _, main_severity, sentiment_logits = english_only.raw_outputs(texts)
+    probs = np.exp(sentiment_logits) / np.exp(sentiment_logits).sum(axis=1, keepdims=True)
+    features = EscalationHead.features(
+        embed(texts), main_severity, (probs[:, 2] - probs[:, 0]).astype(np.float32)
+    )
+    escalation, _ = fit_escalation(features, [y for _, y in ESCALATION_ROWS], features[:0], [], [])
+    head = MultilingualHead.load(folder / HEAD_FILE)
+    replace(head, escalation=escalation).save(folder / HEAD_FILE)
+    clf = Classifier.from_pretrained(folder, second_opinion_below=0.0, escalation_head=True)
+
+    spanish = clf.predict(["me cobraron dos veces y voy a reclamar al banco"], language="es")
+    assert spanish[0].escalate is not None
+    read = clf.predict(texts, language="en")
+    for p, raw, s in zip(read, main_severity, sentiment_logits, strict=True):
+        severe = raw >= SEVERITY_SECOND_OPINION_FROM or int(np.argmax(s)) == 0
+        assert (p.escalate is not None) == bool(severe), p.text
+    # Where it reads, it decides what its training rows taught (a person for 4 and up).
+    for p, (_, level) in zip(read, ESCALATION_ROWS, strict=True):
+        if p.escalate is not None:
+            assert p.escalate == (level >= 4), p.text
+    # Off: English is left to the thresholds, and nothing else changes.
+    off = Classifier.from_pretrained(folder, second_opinion_below=0.0, escalation_head=False)
+    unread = off.predict(texts, language="en")
+    assert all(p.escalate is None for p in unread)
+    assert [replace(p, escalate=None) for p in read] == unread
