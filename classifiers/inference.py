@@ -29,7 +29,13 @@ from classifiers.calibration import softmax
 from classifiers.entities import Entity, EntityExtractor
 from classifiers.errors import ModelNotFoundError
 from classifiers.labels import SENTIMENTS, Sentiment
-from classifiers.multilingual import HEAD_FILE, MultilingualHead, embed, encoder_available
+from classifiers.multilingual import (
+    HEAD_FILE,
+    EscalationHead,
+    MultilingualHead,
+    embed,
+    encoder_available,
+)
 from classifiers.preprocessing import clean_text
 from classifiers.tokenization import encode_batch, load_tokenizer
 
@@ -298,9 +304,9 @@ class Classifier:
         vectors = vectors[severe[read]]
         if head.escalation is not None and decide:
             senti = softmax(sentiment[rows])
-            undecided[rows] = head.escalation.escalate(
-                vectors, severity[rows], (senti[:, 2] - senti[:, 0]).astype(np.float32)
-            )
+            score = (senti[:, 2] - senti[:, 0]).astype(np.float32)
+            features = EscalationHead.features(vectors, severity[rows], score)
+            undecided[rows] = head.escalation.escalate(features)
         mixed = severity.copy()
         if head.severity is not None and mix_severity:
             mixed[rows] = head.severity.severity(vectors, severity[rows])

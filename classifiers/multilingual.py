@@ -180,23 +180,9 @@ class EscalationHead:
         features: NDArray[np.float32] = np.hstack([embeddings, extra])
         return features
 
-    def probability(
-        self,
-        embeddings: NDArray[np.float32],
-        severity: NDArray[np.float32],
-        sentiment_score: NDArray[np.float32],
-    ) -> NDArray[np.float64]:
-        z = self.features(embeddings, severity, sentiment_score) @ self.weights + self.bias
-        p: NDArray[np.float64] = 1.0 / (1.0 + np.exp(-z.astype(np.float64)))
-        return p
-
-    def escalate(
-        self,
-        embeddings: NDArray[np.float32],
-        severity: NDArray[np.float32],
-        sentiment_score: NDArray[np.float32],
-    ) -> NDArray[np.bool_]:
-        decided: NDArray[np.bool_] = self.probability(embeddings, severity, sentiment_score) > 0.5
+    def escalate(self, features: NDArray[np.float32]) -> NDArray[np.bool_]:
+        """The decision for :meth:`features` rows: a positive logit (probability above one half)."""
+        decided: NDArray[np.bool_] = features @ self.weights + self.bias > 0.0
         return decided
 
 
@@ -451,7 +437,7 @@ def fit_escalation(
         head = EscalationHead(
             model.coef_[0].astype(np.float32), float(model.intercept_[0]), float(weight)
         )
-        decided = 1.0 / (1.0 + np.exp(-(val_x @ head.weights + head.bias))) > 0.5
+        decided = head.escalate(val_x)
         rubric = ~plain
         tp = int((decided & gold & rubric).sum())
         wrong = int((decided != gold)[rubric].sum())
